@@ -533,8 +533,9 @@ class Calendar:
         return None
 
     def _need(self, o1: int, o2: int) -> None:
-        """Raise CalendarGap unless every day in [o1, o2] is covered (or the fallback is on)."""
-        if self._fallback:
+        """Raise CalendarGap unless every day in [o1, o2] is covered (or the fallback is on).
+        An empty range (o1 > o2) needs nothing."""
+        if self._fallback or o1 > o2:
             return
         if self._cov_lo <= o1 and o2 <= self._cov_hi and not self._holes:
             return
@@ -590,23 +591,22 @@ class Calendar:
         n = _int(n)
         o = _ord(d)
         if n == 0:
-            self._need(o, o)
             return d if not isinstance(d, _dt.datetime) else d.date()
         if n > 0:
             r = self._inv(self._W(o) + n)
-            self._need(o, r)
+            self._need(o + 1, r)              # the answer depends on the days in (d, r]
         else:
             r = self._inv(self._W(o - 1) + n + 1)
-            self._need(r, o)
+            self._need(r, o - 1)              # ... on the days in [r, d)
         return _from_ordinal(r)
 
     def workdays_between(self, a: _dt.date, b: _dt.date) -> int:
         """Working days in ``(a, b]``; if ``b < a``, minus the working days in ``(b, a]``."""
         oa, ob = _ord(a), _ord(b)
         if oa <= ob:
-            self._need(oa, ob)
+            self._need(oa + 1, ob)            # only the days in (a, b] matter
         else:
-            self._need(ob, oa)
+            self._need(ob + 1, oa)
         return self._W(ob) - self._W(oa)
 
     def sub_workdays(self, d: _dt.date, n: int) -> _dt.date:
@@ -660,7 +660,6 @@ class Calendar:
             for p, r in merged:
                 if r is None and p < o:
                     return None
-            self._need(o, o)
             return o
         t = self._W(o) + n
         cand = self._inv(t)
@@ -674,7 +673,7 @@ class Calendar:
                 return None                   # open pause began before the deadline was reached
             t += self._W(r) - self._W(start)
             cand = self._inv(t)
-        self._need(o, cand)
+        self._need(o + 1, cand)
         return cand
 
     def deadline(self, start: _dt.date, n: int, pauses: Iterable[Pause] = ()) -> Optional[_dt.date]:
