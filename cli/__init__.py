@@ -1,0 +1,1 @@
+"""The thin ``policy`` command line (imported as ``govsup.cli``)."""

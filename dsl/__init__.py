@@ -1,0 +1,1 @@
+"""The rule DSL: grammar, parser, AST, checker and compiler (imported as ``govsup.dsl``)."""

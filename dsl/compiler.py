@@ -1,0 +1,514 @@
+"""Compile checked rules into Python functions, and interpret them (the reference semantics).
+
+Input: :class:`~govsup.dsl.checker.CheckedRule`. Output: :class:`CompiledRule`, whose ``run(rt,
+colls, sink)`` evaluates the rule over the fact collections and reports to a sink.
+
+Two back ends with one meaning:
+
+* ``compile_rule`` generates Python source from the *checked AST* — every DSL name becomes a
+  generated identifier (``v0``, ``v1`` …), every literal is emitted with ``repr`` or as a hoisted
+  constant, field access is ``dict.get`` — and compiles it once. No policy text is ever pasted
+  into the generated code, so nothing in a policy file can reach Python attributes or imports.
+  This is the Jinja2 model (templates are compiled to Python from their AST).
+* ``interpret_rule`` walks the AST. It is slower, records a trace of every binding and condition
+  (``--explain``), and serves as the oracle the compiled code is tested against.
+
+Sink protocol: ``finding(cr, key, on, resolved, values, message, provisional)``,
+``gap(cr, key, ref, fact, reason, values)``, and (interpreter only) ``trace(cr, key, entries)``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from . import ast as A
+from . import runtime as R
+from .checker import CheckedRule
+from .format import fmt_expr
+
+
+def _txt(v) -> str:
+    return R.b_text(None, v) if v is not None else "（缺失）"
+
+
+# ====================================================================== interpreter
+
+
+class _Interp:
+    def __init__(self, cr: CheckedRule, rt: R.Runtime, colls: dict):
+        self.cr = cr
+        self.rt = rt
+        self.colls = colls
+        self.ref = rt.as_of
+
+    def ev(self, e, env: dict):
+        m = getattr(self, "e_" + type(e).__name__)
+        return m(e, env)
+
+    def e_Lit(self, e, env):
+        return e.value
+
+    def e_ListLit(self, e, env):
+        return [self.ev(x, env) for x in e.items]
+
+    def e_Name(self, e, env):
+        if e.name in env:
+            return env[e.name]
+        if e.name == "as_of":
+            return self.rt.as_of
+        return self.colls.get(e.name, [])
+
+    def e_Field(self, e, env):
+        if isinstance(e.obj, A.Name) and e.obj.name == "param" and "param" not in env:
+            return self.rt.param(e.name, self.ref)
+        return R.get(self.ev(e.obj, env), e.name)
+
+    def e_Index(self, e, env):
+        return R.index(self.ev(e.obj, env), self.ev(e.index, env))
+
+    def e_Call(self, e, env):
+        if e.func == "lookup":
+            return R.b_lookup(self.rt, e.args[0].name, self.ev(e.args[1], env))
+        args = []
+        for a in e.args:
+            if isinstance(a, A.Lambda):
+                args.append(self._closure(a, env))
+            else:
+                v = self.ev(a, env)
+                if v is None and e.func not in R.ACCEPTS_MISSING:
+                    raise R.EvalError(f"`{fmt_expr(a)}` is missing (argument of `{e.func}`)")
+                args.append(v)
+        return R.BUILTINS[e.func](self.rt, *args)
+
+    def _closure(self, lam: A.Lambda, env):
+        def f(x):
+            inner = dict(env)
+            inner[lam.param] = x
+            return self.ev(lam.body, inner)
+        return f
+
+    def e_Duration(self, e, env):
+        return R.Dur(self.ev(e.amount, env), e.unit)
+
+    def e_Unary(self, e, env):
+        v = self.ev(e.operand, env)
+        if v is None:
+            raise R.EvalError(f"`{fmt_expr(e.operand)}` is missing")
+        return (not v) if e.op == "not" else -v
+
+    def e_Binary(self, e, env):
+        op = e.op
+        if op == "and":
+            return bool(self.ev(e.left, env)) and bool(self.ev(e.right, env))
+        if op == "or":
+            return bool(self.ev(e.left, env)) or bool(self.ev(e.right, env))
+        if op == "??":
+            v = self.ev(e.left, env)
+            return v if v is not None else self.ev(e.right, env)
+        a = self.ev(e.left, env)
+        b = self.ev(e.right, env)
+        if op in ("==", "!=", "<", "<=", ">", ">="):
+            return R.compare(op, a, b)
+        if op == "in":
+            return R.member(a, b)
+        if op == "not in":
+            return not R.member(a, b)
+        return R.arith(self.rt, op, a, b)
+
+    def e_IsMissing(self, e, env):
+        v = self.ev(e.operand, env)
+        return (v is not None) if e.negated else (v is None)
+
+    def e_If(self, e, env):
+        return self.ev(e.then, env) if self.ev(e.cond, env) else self.ev(e.else_, env)
+
+    def e_Template(self, e, env):
+        return "".join(p if isinstance(p, str) else _txt(self.ev(p, env)) for p in e.parts)
+
+
+def _key_part(cr: CheckedRule, depth: int, st: A.For, x, idx: int) -> str:
+    if depth == 0 and cr.key_field is not None and isinstance(x, dict):
+        v = x.get(cr.key_field)
+        return str(v) if v is not None else f"#{idx}"
+    if isinstance(x, dict):
+        return f"{st.var}[{idx}]"
+    return _txt(x) if not isinstance(x, (list, tuple)) else f"{st.var}[{idx}]"
+
+
+def _values(cr: CheckedRule, ev: Callable, env: dict) -> dict:
+    vals = {}
+    for name in cr.let_names:
+        if name in env:
+            vals[name] = env[name]
+    for label, expr in cr.values:
+        try:
+            vals[label] = ev(expr, env)
+        except Exception:  # a value shown for context only; never stops the finding
+            vals[label] = None
+    return vals
+
+
+def interpret_rule(cr: CheckedRule, rt: R.Runtime, colls: dict, sink, explain: bool = False):
+    rule = cr.rule
+    it = _Interp(cr, rt, colls)
+    steps = rule.steps
+
+    def finish(env, keyparts, trace):
+        key = _txt(it.ev(rule.key, env)) if rule.key is not None else "/".join(keyparts) or rule.id
+        on = rt.touch(it.ev(rule.on, env))
+        if on is None:
+            trace.append(("on", "undetermined"))
+            return key, None
+        resolved = rt.touch(it.ev(rule.resolved, env)) if rule.resolved is not None else None
+        msg = it.ev(rule.message, env) if rule.message is not None else (rule.title or rule.id)
+        trace.append(("on", on))
+        trace.append(("resolved", resolved))
+        sink.finding(cr, key, on, resolved, _values(cr, it.ev, env), msg, rt.provisional)
+        return key, on
+
+    def go(i, env, keyparts, trace, first_for_done):
+        if i == len(steps):
+            key, _ = finish(env, keyparts, trace)
+            if explain:
+                sink.trace(cr, key, list(trace))
+            return
+        st = steps[i]
+        if isinstance(st, A.For):
+            xs = it.ev(st.source, env) or []
+            for idx, x in enumerate(xs):
+                env2 = dict(env)
+                env2[st.var] = x
+                kp = keyparts + [_key_part(cr, len(keyparts), st, x, idx)]
+                tr = list(trace)
+                if not first_for_done:
+                    rt.provisional = False
+                    it.ref = rt.as_of
+                    if rule.ref is not None:
+                        r = it.ev(rule.ref, env2)
+                        it.ref = r if r is not None else rt.as_of
+                    tr.append(("ref", it.ref))
+                guarded(i + 1, env2, kp, tr, True)
+            return
+        if isinstance(st, A.Let):
+            v = it.ev(st.value, env)
+            env = dict(env)
+            env[st.name] = v
+            trace.append((f"let {st.name}", v))
+            go(i + 1, env, keyparts, trace, first_for_done)
+            return
+        if isinstance(st, A.Require):
+            for fact in st.facts:
+                v = it.ev(fact, env)
+                if v is None:
+                    key = "/".join(keyparts) or rule.id
+                    text = fmt_expr(fact)
+                    trace.append((f"require {text}", None))
+                    sink.gap(cr, key, it.ref, text, f"缺少数据：{text}", _values(cr, it.ev, env))
+                    if explain:
+                        sink.trace(cr, key, list(trace))
+                    return
+                trace.append((f"require {fmt_expr(fact)}", v))
+            go(i + 1, env, keyparts, trace, first_for_done)
+            return
+        if isinstance(st, A.When):
+            v = it.ev(st.cond, env)
+            trace.append((f"when {fmt_expr(st.cond)}", bool(v)))
+            if not v:
+                if explain:
+                    sink.trace(cr, "/".join(keyparts) or rule.id, list(trace))
+                return
+            go(i + 1, env, keyparts, trace, first_for_done)
+            return
+        raise TypeError(st)
+
+    def guarded(i, env, keyparts, trace, first_for_done):
+        try:
+            go(i, env, keyparts, trace, first_for_done)
+        except R.NotInForce as exc:
+            trace.append(("not in force", str(exc)))
+            if explain:
+                sink.trace(cr, "/".join(keyparts) or rule.id, list(trace))
+        except R.EvalError as exc:
+            key = "/".join(keyparts) or rule.id
+            sink.gap(cr, key, it.ref, "", f"无法计算：{exc}", {})
+            trace.append(("error", str(exc)))
+            if explain:
+                sink.trace(cr, key, list(trace))
+
+    rt.provisional = False
+    guarded(0, {}, [], [], False)
+
+
+# ====================================================================== code generation
+
+
+class _Gen:
+    def __init__(self, cr: CheckedRule):
+        self.cr = cr
+        self.consts: list = []
+        self.names: dict[str, str] = {}
+        self.n = 0
+        self.lines: list[str] = []
+
+    def const(self, v) -> str:
+        for i, c in enumerate(self.consts):
+            if type(c) is type(v) and c == v:
+                return f"K[{i}]"
+        self.consts.append(v)
+        return f"K[{len(self.consts) - 1}]"
+
+    def fresh(self, prefix="t") -> str:
+        self.n += 1
+        return f"_{prefix}{self.n}"
+
+    def var(self, name: str) -> str:
+        if name not in self.names:
+            self.names[name] = f"v{len(self.names)}"
+        return self.names[name]
+
+    def expr(self, e, scope: dict) -> str:
+        if isinstance(e, A.Lit):
+            v = e.value
+            if v is None or isinstance(v, (bool, int, float, str)):
+                return repr(v)
+            return self.const(v)
+        if isinstance(e, A.ListLit):
+            return "[" + ", ".join(self.expr(x, scope) for x in e.items) + "]"
+        if isinstance(e, A.Name):
+            if e.name in scope:
+                return scope[e.name]
+            if e.name == "as_of":
+                return "_as_of"
+            return f"colls.get({e.name!r}, ())"
+        if isinstance(e, A.Field):
+            if isinstance(e.obj, A.Name) and e.obj.name == "param" and "param" not in scope:
+                return f"rt.param({e.name!r}, _ref)"
+            return f"_get({self.expr(e.obj, scope)}, {e.name!r})"
+        if isinstance(e, A.Index):
+            return f"_index({self.expr(e.obj, scope)}, {self.expr(e.index, scope)})"
+        if isinstance(e, A.Call):
+            if e.func == "lookup":
+                return f"_lookup(rt, {e.args[0].name!r}, {self.expr(e.args[1], scope)})"
+            args = []
+            for a in e.args:
+                if isinstance(a, A.Lambda):
+                    p = self.fresh("l")
+                    inner = dict(scope)
+                    inner[a.param] = p
+                    args.append(f"(lambda {p}: {self.expr(a.body, inner)})")
+                else:
+                    code = self.expr(a, scope)
+                    if e.func not in R.ACCEPTS_MISSING:
+                        code = f"_nn({code}, {self.const(fmt_expr(a))})"
+                    args.append(code)
+            return f"B[{e.func!r}](rt, {', '.join(args)})"
+        if isinstance(e, A.Duration):
+            if isinstance(e.amount, A.Lit):
+                return self.const(R.Dur(e.amount.value, e.unit))
+            return f"Dur({self.expr(e.amount, scope)}, {e.unit!r})"
+        if isinstance(e, A.Unary):
+            inner = self.expr(e.operand, scope)
+            return f"(not {inner})" if e.op == "not" else f"(-{inner})"
+        if isinstance(e, A.Binary):
+            return self.binary(e, scope)
+        if isinstance(e, A.IsMissing):
+            return f"({self.expr(e.operand, scope)} is {'not ' if e.negated else ''}None)"
+        if isinstance(e, A.If):
+            return (f"({self.expr(e.then, scope)} if {self.expr(e.cond, scope)} "
+                    f"else {self.expr(e.else_, scope)})")
+        if isinstance(e, A.Template):
+            parts = [repr(p) if isinstance(p, str) else f"_txt({self.expr(p, scope)})"
+                     for p in e.parts]
+            return "(" + " + ".join(parts or ["''"]) + ")"
+        raise TypeError(e)
+
+    def binary(self, e: A.Binary, scope) -> str:
+        op = e.op
+        l = self.expr(e.left, scope)
+        r = self.expr(e.right, scope)
+        if op == "and":
+            return f"(bool({l}) and bool({r}))"
+        if op == "or":
+            return f"(bool({l}) or bool({r}))"
+        if op == "??":
+            t = self.fresh()
+            return f"({t} if ({t} := {l}) is not None else {r})"
+        lk, rk, opt = self.cr.optypes.get(id(e), ("any", "any", True))
+        simple = not opt and "any" not in (lk, rk)
+        if op in ("==", "!="):
+            return f"({l} {op} {r})"
+        if op in ("<", "<=", ">", ">="):
+            return f"({l} {op} {r})" if simple else f"_cmp({op!r}, {l}, {r})"
+        if op == "in":
+            return f"_member({l}, {r})"
+        if op == "not in":
+            return f"(not _member({l}, {r}))"
+        numeric = lk in ("int", "number") and rk in ("int", "number")
+        if simple and numeric and op in ("+", "-", "*"):
+            return f"({l} {op} {r})"
+        if simple and lk == rk == "text" and op == "+":
+            return f"({l} + {r})"
+        return f"_arith(rt, {op!r}, {l}, {r})"
+
+    # -- statements
+    def emit(self, line: str, depth: int) -> None:
+        self.lines.append("    " * depth + line)
+
+    def build(self) -> str:
+        self.emit("def run(rt, colls, sink):", 0)
+        self.emit("_as_of = rt.as_of", 1)
+        self.emit("_ref = _as_of", 1)
+        self.emit("rt.provisional = False", 1)
+        self.gen(0, 1, {}, [], False)
+        return "\n".join(self.lines) + "\n"
+
+    def _handlers(self, depth: int, keyparts: list) -> None:
+        kexpr = " + '/' + ".join(keyparts) if keyparts else repr(self.cr.rule.id)
+        self.emit("except NotInForce:", depth)
+        self.emit("continue", depth + 1)
+        self.emit("except Exception as _exc:", depth)
+        self.emit(f"sink.gap(CR, {kexpr}, _ref, '', '无法计算：' + _reason(_exc), {{}})", depth + 1)
+        self.emit("continue", depth + 1)
+
+    def gen(self, i: int, depth: int, scope: dict, keyparts: list, in_loop: bool) -> None:
+        cr = self.cr
+        rule = cr.rule
+        steps = rule.steps
+        if i < len(steps) and isinstance(steps[i], A.For):
+            st = steps[i]
+            first = not keyparts
+            v = self.var(st.var)
+            idx = self.fresh("i")
+            src = self.expr(st.source, scope)
+            self.emit(f"for {idx}, {v} in enumerate({src} or ()):", depth)
+            d = depth + 1
+            scope = dict(scope)
+            scope[st.var] = v
+            kp = self.fresh("k")
+            if first:
+                self.emit("rt.provisional = False", d)
+                if rule.ref is not None:
+                    r = self.fresh("r")
+                    self.emit("try:", d)
+                    self.emit(f"{r} = {self.expr(rule.ref, scope)}", d + 1)
+                    self.emit("except Exception:", d)
+                    self.emit(f"{r} = None", d + 1)
+                    self.emit(f"_ref = {r} if {r} is not None else _as_of", d)
+                if cr.key_field is not None:
+                    self.emit(f"{kp} = {v}.get({cr.key_field!r}) if isinstance({v}, dict) else None", d)
+                    self.emit(f"{kp} = str({kp}) if {kp} is not None else '#' + str({idx})", d)
+                else:
+                    self.emit(f"{kp} = {st.var!r} + '[' + str({idx}) + ']' if isinstance({v}, (dict, list)) else _txt({v})", d)
+            else:
+                self.emit(f"{kp} = {st.var!r} + '[' + str({idx}) + ']' if isinstance({v}, (dict, list)) else _txt({v})", d)
+            keyparts = keyparts + [kp]
+            self.emit("try:", d)
+            self.gen(i + 1, d + 1, scope, keyparts, True)
+            self._handlers(d, keyparts)
+            return
+        if not in_loop:
+            self.emit("for _once in (0,):", depth)
+            self.emit("try:", depth + 1)
+            self.gen(i, depth + 2, scope, keyparts, True)
+            self._handlers(depth + 1, keyparts)
+            return
+        key_expr = " + '/' + ".join(keyparts) if keyparts else repr(rule.id)
+        if i < len(steps):
+            st = steps[i]
+            if isinstance(st, A.Let):
+                v = self.var(st.name)
+                self.emit(f"{v} = {self.expr(st.value, scope)}", depth)
+                scope = dict(scope)
+                scope[st.name] = v
+            elif isinstance(st, A.Require):
+                for fact in st.facts:
+                    text = fmt_expr(fact)
+                    self.emit(f"if {self.expr(fact, scope)} is None:", depth)
+                    self.emit(f"sink.gap(CR, {key_expr}, _ref, {self.const(text)}, "
+                              f"{self.const('缺少数据：' + text)}, _vals(CR, rt, {self.env_dict(scope)}))",
+                              depth + 1)
+                    self.emit("continue", depth + 1)
+            elif isinstance(st, A.When):
+                self.emit(f"if not ({self.expr(st.cond, scope)}):", depth)
+                self.emit("continue", depth + 1)
+            self.gen(i + 1, depth, scope, keyparts, True)
+            return
+        if rule.key is not None:
+            key_expr = f"_txt({self.expr(rule.key, scope)})"
+        on = self.fresh("on")
+        self.emit(f"{on} = rt.touch({self.expr(rule.on, scope)})", depth)
+        self.emit(f"if {on} is None:", depth)
+        self.emit("continue", depth + 1)
+        res = "None"
+        if rule.resolved is not None:
+            res = self.fresh("res")
+            self.emit(f"{res} = rt.touch({self.expr(rule.resolved, scope)})", depth)
+        msg = (self.expr(rule.message, scope) if rule.message is not None
+               else self.const(rule.title or rule.id))
+        self.emit(f"sink.finding(CR, {key_expr}, {on}, {res}, _vals(CR, rt, {self.env_dict(scope)}), "
+                  f"{msg}, rt.provisional)", depth)
+
+    def env_dict(self, scope: dict) -> str:
+        # keys are DSL names emitted as string constants; values are generated variables
+        items = ", ".join(f"{self.const(k)}: {v}" for k, v in scope.items())
+        return "{" + items + "}"
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, R.EvalError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}".lower()
+
+
+def _nn(v, text):
+    if v is None:
+        raise R.EvalError(f"`{text}` is missing")
+    return v
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    checked: CheckedRule
+    source: str  # the generated Python, for `policy check --show-compiled` and golden tests
+    run: Callable
+
+    @property
+    def rule(self) -> A.Rule:
+        return self.checked.rule
+
+
+def _vals_compiled(cr: CheckedRule, rt, env: dict) -> dict:
+    vals = {}
+    for name in cr.let_names:
+        if name in env:
+            vals[name] = env[name]
+    if cr.values:
+        it = _Interp(cr, rt, {})
+        for label, expr in cr.values:
+            try:
+                vals[label] = it.ev(expr, env)
+            except Exception:
+                vals[label] = None
+    return vals
+
+
+def compile_rule(cr: CheckedRule) -> CompiledRule:
+    g = _Gen(cr)
+    src = g.build()
+    consts = tuple(g.consts)
+    ns: dict[str, Any] = {
+        "__builtins__": {"enumerate": enumerate, "isinstance": isinstance, "dict": dict,
+                         "list": list, "str": str, "bool": bool, "Exception": Exception},
+        "K": consts, "B": R.BUILTINS, "Dur": R.Dur, "NotInForce": R.NotInForce,
+        "_get": R.get, "_index": R.index, "_lookup": R.b_lookup, "_cmp": R.compare,
+        "_member": R.member, "_arith": R.arith, "_txt": _txt, "_nn": _nn, "_reason": _reason,
+        "_vals": _vals_compiled,
+        "CR": cr,
+    }
+    code = compile(src, f"<rule {cr.rule.id}>", "exec")
+    exec(code, ns)  # the source above is generated from the checked AST, never from policy text
+    inner = ns["run"]
+
+    return CompiledRule(cr, src, inner)

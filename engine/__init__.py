@@ -1,0 +1,1 @@
+"""Engine: bundles, calendar, evaluation and rendering (imported as ``govsup.engine``)."""

@@ -1,0 +1,13 @@
+"""govsup — a declarative policy-as-data engine for government-service supervision.
+
+Pipeline (each stage is a module callable on its own):
+
+    grammar (dsl/grammar.lark) → parse (dsl.parser) → AST (dsl.ast, frozen dataclasses)
+    → resolve (engine.bundle: manifests, forks, dated parameters)
+    → check (dsl.checker: names, types) → compile (dsl.compiler: closures)
+    → evaluate (engine.evaluate: facts → findings) → render (engine.render)
+
+The small public API is re-exported here.
+"""
+
+__version__ = "0.1.0"

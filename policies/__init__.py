@@ -1,0 +1,1 @@
+"""Shipped policy bundles (data only). Located at run time with importlib.resources."""
