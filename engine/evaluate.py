@@ -1,0 +1,197 @@
+"""Compile a bundle once; evaluate facts many times.
+
+Input: a resolved :class:`~govsup.engine.bundle.Bundle` (``prepare``), then fact collections and
+an as-of date (``Program.evaluate``). Output: :class:`~govsup.engine.findings.Evaluation`.
+
+``prepare`` checks and compiles every rule once (OPA's ``PrepareForEval``); the resulting
+:class:`Program` is immutable. ``evaluate`` is pure: the same facts and as-of date give the same
+findings, in one total order, whatever the order of records or keys. Records that fail their
+entity's schema are reported with their position and the rest are evaluated; the summary
+reconciles read = evaluated + rejected.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Iterable, Mapping
+
+from ..dsl.checker import CheckedRule, check_bundle
+from ..dsl.compiler import CompiledRule, compile_rule, interpret_rule
+from ..dsl.runtime import Runtime
+from .bundle import Bundle, load_bundle
+from .calendar import Calendar, load_calendar, shipped_calendar_dir
+from .diagnostics import Diagnostic, PolicyError
+from .facts import typed_records
+from .findings import (CollectionCount, Evaluation, Finding, RejectedRecord, Summary, TraceEntry,
+                       to_json_value)
+from .inputs import Record, Rejected
+from .loc import Loc
+
+
+class _Collect:
+    """Sink that turns raw rule output into findings, applying the as-of cut (C6)."""
+
+    def __init__(self, program: "Program", as_of: _dt.date, explain: bool):
+        self.p = program
+        self.as_of = as_of
+        self.raw: list[Finding] = []
+        self.traces: list[TraceEntry] | None = [] if explain else None
+
+    def _add(self, cr: CheckedRule, level_key: str, key: str, on, resolved, values, message,
+             provisional):
+        if on > self.as_of:
+            return
+        lv = self.p.bundle.levels[level_key]
+        if resolved is not None and resolved > self.as_of:
+            resolved = None
+        rule = cr.rule
+        self.raw.append(Finding(
+            rule=rule.id, clauses=[c.id for c in rule.cites], level=lv.key, level_name=lv.name,
+            severity=lv.severity, collection=cr.collection, key=key, triggered_on=on,
+            status="resolved" if resolved is not None else "open", resolved_on=resolved,
+            message=message, provisional=bool(provisional),
+            bundle=self.p.bundle.rule_origin.get(rule.id, self.p.bundle.name),
+            values=to_json_value(values)))
+
+    def finding(self, cr, key, on, resolved, values, message, provisional):
+        for lv in cr.rule.levels:
+            self._add(cr, lv.key, key, on, resolved, values, message, provisional)
+
+    def gap(self, cr, key, ref, fact, reason, values):
+        vals = dict(values)
+        if fact:
+            vals["missing"] = fact
+        else:
+            vals["error"] = reason
+        title = cr.rule.title or cr.rule.id
+        self._add(cr, "data_gap", key, ref or self.as_of, None, vals,
+                  f"{title}：{reason}", False)
+
+    def trace(self, cr, key, entries):
+        if self.traces is not None:
+            self.traces.append(TraceEntry(rule=cr.rule.id, key=key,
+                                          steps=[(k, to_json_value(v)) for k, v in entries]))
+
+
+def finding_sort_key(f: Finding) -> tuple:
+    return (f.triggered_on, f.rule, f.key, -f.severity, f.level, f.message,
+            json.dumps(f.values, sort_keys=True, ensure_ascii=False))
+
+
+@dataclass(frozen=True)
+class Program:
+    """A checked and compiled bundle (immutable)."""
+
+    bundle: Bundle
+    rules: tuple[CompiledRule, ...]
+
+    @property
+    def checked(self) -> tuple[CheckedRule, ...]:
+        return tuple(r.checked for r in self.rules)
+
+    def calendar(self, fallback_weekdays: bool = False) -> Calendar:
+        dirs = list(self.bundle.calendar_dirs) or [shipped_calendar_dir()]
+        return load_calendar(dirs, fallback_weekdays=fallback_weekdays)
+
+    # ------------------------------------------------------------------ input
+    def read_facts(self, facts: Mapping[str, Iterable[Any]], summary: Summary,
+                   rejected: list[RejectedRecord], warnings: list[str]) -> dict[str, list[dict]]:
+        """Validate and type every record; reject (with position) what fails its schema."""
+        out: dict[str, list[dict]] = {}
+        for coll in sorted(facts):
+            ent = self.bundle.entities.get(coll)
+            items = facts[coll]
+            if ent is None:
+                n = sum(1 for _ in items)
+                warnings.append(f"collection `{coll}` ({n} records) is not declared by bundle "
+                                f"`{self.bundle.name}`; it was not evaluated")
+                cc = summary.by_collection.setdefault(coll, CollectionCount())
+                cc.read += n
+                cc.rejected += n
+                summary.read += n
+                summary.rejected += n
+                for i in range(n):
+                    rejected.append(RejectedRecord(collection=coll, index=i,
+                                                   position=f"{coll}[{i}]",
+                                                   reason="unknown collection"))
+                continue
+            raw = (it if isinstance(it, (Record, Rejected)) else
+                   Record(coll, i, f"{coll}[{i}]", it) for i, it in enumerate(items))
+            recs = []
+            cc = summary.by_collection.setdefault(coll, CollectionCount())
+            for it in typed_records(raw, ent):
+                cc.read += 1
+                summary.read += 1
+                if isinstance(it, Rejected):
+                    cc.rejected += 1
+                    summary.rejected += 1
+                    rejected.append(RejectedRecord(collection=coll, index=it.index,
+                                                   position=it.position, reason=it.reason))
+                else:
+                    cc.evaluated += 1
+                    summary.evaluated += 1
+                    recs.append(it.data)
+            out[coll] = recs
+        for coll in self.bundle.entities:
+            out.setdefault(coll, [])
+        return out
+
+    def indexes(self, colls: Mapping[str, list]) -> dict:
+        idx = {}
+        for coll, ent in self.bundle.entities.items():
+            if ent.key:
+                d = {}
+                for r in colls.get(coll, ()):
+                    k = r.get(ent.key)
+                    if k is not None and k not in d:
+                        d[k] = r
+                idx[coll] = d
+        return idx
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, facts: Mapping[str, Iterable[Any]], as_of: _dt.date, *,
+                 explain: bool = False, fallback_weekdays: bool = False,
+                 interpret: bool = False) -> Evaluation:
+        """Evaluate every rule over ``facts`` as of ``as_of``."""
+        summary = Summary()
+        rejected: list[RejectedRecord] = []
+        warnings: list[str] = []
+        cal = self.calendar(fallback_weekdays)
+        w = cal.coverage_warning(as_of)
+        if w is not None:
+            warnings.append(w.message)
+        colls = self.read_facts(facts, summary, rejected, warnings)
+        sink = _Collect(self, as_of, explain)
+        rt = Runtime(as_of=as_of, calendar=cal, params=self.bundle.params,
+                     indexes=self.indexes(colls))
+        for cr in self.rules:
+            if explain or interpret:
+                interpret_rule(cr.checked, rt, colls, sink, explain=explain)
+            else:
+                cr.run(rt, colls, sink)
+        findings = sorted(sink.raw, key=finding_sort_key)
+        summary.findings = len(findings)
+        by_level: dict[str, int] = {}
+        for f in findings:
+            by_level[f.level] = by_level.get(f.level, 0) + 1
+        summary.by_level = dict(sorted(by_level.items()))
+        rejected.sort(key=lambda r: (r.collection, r.index, r.position))
+        trace = None
+        if explain:
+            trace = sorted(sink.traces, key=lambda t: (t.rule, t.key))
+        return Evaluation(bundle=self.bundle.name, bundle_version=self.bundle.version,
+                          as_of=as_of, findings=findings, rejected=rejected, summary=summary,
+                          warnings=warnings, trace=trace)
+
+
+def prepare(bundle: Bundle) -> Program:
+    """Check and compile every rule of ``bundle`` (raises PolicyError listing all problems)."""
+    checked = check_bundle(bundle)
+    return Program(bundle, tuple(compile_rule(c) for c in checked))
+
+
+def load_program(ref, roots=None) -> Program:
+    return prepare(load_bundle(ref, roots))

@@ -1,0 +1,95 @@
+"""Typed results of an evaluation.
+
+Input: raw findings from the evaluator. Output: pydantic models — :class:`Finding`,
+:class:`RejectedRecord`, :class:`Summary`, :class:`Evaluation` — with a published JSON Schema
+(``policy schema`` writes it; ``Evaluation.model_json_schema()``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Finding(BaseModel):
+    """One dated finding of one rule about one entity (RULEBOOK C6)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rule: str = Field(description="rule id")
+    clauses: list[str] = Field(description="RULEBOOK clause ids the rule implements")
+    level: str = Field(description="outcome level key, e.g. red_card")
+    level_name: str = Field(description="the level's Chinese name, e.g. 红牌")
+    severity: int
+    collection: str | None = Field(description="the fact collection the entity comes from")
+    key: str = Field(description="the entity's key, e.g. a case id")
+    triggered_on: _dt.date = Field(description="the finding's date")
+    status: Literal["open", "resolved"]
+    resolved_on: _dt.date | None = Field(description="when resolved (on or before as_of)")
+    message: str
+    provisional: bool = Field(False, description="a date lies in a calendar year that is not "
+                              "published; the Monday–Friday fallback was used")
+    bundle: str = Field(description="the bundle that defined the rule")
+    values: dict[str, Any] = Field(description="the values that decided the finding")
+
+
+class RejectedRecord(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    collection: str
+    index: int
+    position: str = Field(description="file:line, file:collection[i] or file:sheet!row")
+    reason: str
+
+
+class CollectionCount(BaseModel):
+    read: int = 0
+    evaluated: int = 0
+    rejected: int = 0
+
+
+class Summary(BaseModel):
+    """Reconciles the input: read = evaluated + rejected."""
+
+    read: int = 0
+    evaluated: int = 0
+    rejected: int = 0
+    by_collection: dict[str, CollectionCount] = Field(default_factory=dict)
+    findings: int = 0
+    by_level: dict[str, int] = Field(default_factory=dict)
+
+
+class TraceEntry(BaseModel):
+    rule: str
+    key: str
+    steps: list[tuple[str, Any]]
+
+
+class Evaluation(BaseModel):
+    """Everything one `policy eval` produces."""
+
+    bundle: str
+    bundle_version: str
+    as_of: _dt.date
+    findings: list[Finding]
+    rejected: list[RejectedRecord] = Field(default_factory=list)
+    summary: Summary
+    warnings: list[str] = Field(default_factory=list)
+    trace: list[TraceEntry] | None = None
+
+
+def to_json_value(v: Any) -> Any:
+    """Plain JSON for the values of a finding (dates as ISO text; pauses, durations as text)."""
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, float):
+        return int(v) if v.is_integer() else v
+    if isinstance(v, _dt.date):
+        return v.isoformat()
+    if isinstance(v, dict) or hasattr(v, "items"):
+        return {str(k): to_json_value(x) for k, x in sorted(v.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(v, (list, tuple)):
+        return [to_json_value(x) for x in v]
+    return str(v)

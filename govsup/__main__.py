@@ -1,0 +1,3 @@
+from govsup.cli.main import main
+
+main()
