@@ -682,15 +682,25 @@ def _read_csv(lines: Iterator[bytes], display: str, collection: str,
         if size >= _SNIFF_BYTES:
             break
     lines = itertools.chain(head, lines)
-    start = b"".join(head)
-    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    first = head[0] if head else b""
+    if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise _file_error("utf-16 text is not supported", Loc(display, 1, 1),
                           "in excel, save as \"CSV UTF-8 (逗号分隔)\"")
-    encoding = "utf-8"
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(start, final=size < _SNIFF_BYTES)
-    except UnicodeDecodeError:
-        encoding = "gb18030"
+    # GBK text is practically never valid UTF-8 once it holds a few Chinese characters: read as
+    # GB 18030 (a superset of GBK) when more head lines fail UTF-8 than pass it with non-ASCII
+    # text, so one corrupt line in a UTF-8 file is rejected on its own instead of turning the
+    # whole file into mojibake. A UTF-8 BOM settles it.
+    utf8_ok = utf8_bad = 0
+    if not first.startswith(codecs.BOM_UTF8):
+        for raw in head:
+            if raw.isascii():
+                continue
+            try:
+                raw.decode("utf-8")
+                utf8_ok += 1
+            except UnicodeDecodeError:
+                utf8_bad += 1
+    encoding = "gb18030" if utf8_bad > utf8_ok else "utf-8"
     bad_lines: set[int] = set()
 
     def decoded() -> Iterator[str]:
@@ -875,6 +885,14 @@ def _describe(err: jsonschema.ValidationError) -> list[str]:
     return [f"{w} fails `{v}`"]
 
 
+_FIRST = {"required": 0, "additionalProperties": 1}
+
+
+def _error_order(err: jsonschema.ValidationError) -> tuple:
+    path = tuple((0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in err.absolute_path)
+    return (path, _FIRST.get(str(err.validator), 2), str(err.validator))
+
+
 def validate_records(items: Iterable[Record | Rejected], schema: dict) -> Iterator[Record | Rejected]:
     """Check every :class:`Record` against ``schema``; failing ones become :class:`Rejected`
     (``E050``) with all their problems in one reason line. Rejected items pass through."""
@@ -891,7 +909,7 @@ def validate_records(items: Iterable[Record | Rejected], schema: dict) -> Iterat
         if not errors:
             yield item
             continue
-        errors.sort(key=lambda e: ([str(p) for p in e.absolute_path], str(e.validator)))
+        errors.sort(key=_error_order)
         msgs: list[str] = []
         for e in errors:
             for m in _describe(e):
