@@ -105,11 +105,20 @@ def eval_cmd(
                                   help="treat unpublished calendar years as Monday–Friday (findings marked provisional)"),
     show_pii: bool = typer.Option(False, "--show-pii", help="do not mask ID numbers and phones"),
     roots: List[Path] = typer.Option(None, "--policy-root", help=ROOTS_HELP),
+    jobs: int = typer.Option(0, "--jobs", "-j", help="worker processes for streaming (0 = all cores)"),
 ) -> None:
-    """Evaluate facts with a bundle and print the dated findings."""
+    """Evaluate facts with a bundle and print the dated findings.
+
+    With `--format jsonl` and a large `COLLECTION=file.jsonl` whose rules read it record by
+    record, the file is streamed through worker processes: memory stays flat and findings are
+    written in input order."""
     if fmt not in FORMATS:
         _usage(f"unknown format `{fmt}`", "use one of: " + ", ".join(FORMATS))
     program = _program(bundle, roots)
+    if fmt == "jsonl" and not explain and fail_on is None:
+        if _maybe_stream(program, bundle, list(inputs or []), _date(as_of), roots, jobs,
+                         fallback, show_pii):
+            return
     if fail_on is not None and fail_on not in program.bundle.levels:
         from ..engine.diagnostics import did_you_mean
 
@@ -134,6 +143,44 @@ def eval_cmd(
         threshold = program.bundle.levels[fail_on].severity
         if any(f.severity >= threshold for f in ev.findings):
             raise typer.Exit(ExitCode.FINDINGS)
+
+
+def _maybe_stream(program, bundle, specs, day, roots, jobs, fallback, show_pii) -> bool:
+    """Stream the one JSONL input that every rule reading it can take record by record."""
+    from ..engine.stream import evaluate_stream, stream_plan
+
+    pairs = []
+    for spec in specs:
+        if "=" not in spec or Path(spec).exists():
+            return False
+        coll, path = spec.split("=", 1)
+        if coll not in program.bundle.entities or not Path(path).exists():
+            return False
+        pairs.append((coll, path))
+    big = [(c, p) for c, p in pairs if p.endswith((".jsonl", ".ndjson"))
+           and not program.bundle.entities[c].reference]
+    if len(big) != 1:
+        return False
+    coll, path = big[0]
+    ok, blocked = stream_plan(program, coll)
+    if blocked or not ok:
+        return False
+    refs = [(c, p) for c, p in pairs if c != coll]
+    # rules that do not read the streamed collection run once over the other collections
+    rest = _read_inputs(program, [f"{c}={p}" for c, p in refs], None)
+    ev = program.evaluate(rest, day, fallback_weekdays=fallback)
+    sys.stdout.write(render(ev, "jsonl", show_pii))
+    summary, rejected, warnings = evaluate_stream(
+        bundle, coll, path, refs, day, sys.stdout, roots=tuple(roots or ()),
+        jobs=jobs or None, fallback=fallback, show_pii=show_pii)
+    for w in warnings:
+        _err(f"warning: {w}")
+    for r in rejected:
+        _err(f"rejected: {r.reason}")
+    s = summary
+    _err(f"streamed {coll}: read {s.read} = evaluated {s.evaluated} + rejected {s.rejected}; "
+         f"findings {s.findings + ev.summary.findings}")
+    return True
 
 
 @app.command("check")

@@ -30,6 +30,9 @@ class CheckedRule:
     let_names: tuple
     key_field: str | None
     optypes: dict = field(default_factory=dict, compare=False, repr=False)
+    # True when the rule reads its iterated collection only through its first `for`: it can then
+    # be evaluated one chunk of records at a time (streaming)
+    per_record: bool = False
 
 
 class _Scope:
@@ -92,6 +95,7 @@ class Checker:
         self.colls_used: set = set()
         self.value_paths: dict = {}
         self.collect_values = False
+        self.coll_refs: dict = {}
         self.optypes: dict = {}  # id(Binary node) -> (left kind, right kind), for the compiler
 
     # ------------------------------------------------------------------ helpers
@@ -207,6 +211,7 @@ class Checker:
             return T.DATE
         if e.name in self.b.entities:
             self.colls_used.add(e.name)
+            self.coll_refs[e.name] = self.coll_refs.get(e.name, 0) + 1
             return T.list_of(self.b.entities[e.name].type)
         if e.name == "param":
             self.err("E021", "`param` must be followed by a parameter name", e.loc,
@@ -521,6 +526,7 @@ class Checker:
     # ------------------------------------------------------------------ rules
     def check_rule(self, rule: A.Rule) -> CheckedRule:
         self.optypes = {}
+        self.coll_refs = {}
         self.params_used = set()
         self.colls_used = set()
         self.value_paths = {}
@@ -594,7 +600,8 @@ class Checker:
         values = tuple((p, e) for p, e in sorted(self.value_paths.items()) if p.split(".")[0] not in lets)
         return CheckedRule(rule, collection, frozenset(self.params_used),
                            frozenset(self.colls_used), values, tuple(lets), key_field,
-                           dict(self.optypes))
+                           dict(self.optypes),
+                           collection is not None and self.coll_refs.get(collection, 0) == 1)
 
     def _bind(self, sc: _Scope, name: str, t: T.Type, loc) -> None:
         if name in sc.env or name in RESERVED or name in self.b.entities:

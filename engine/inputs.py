@@ -47,11 +47,12 @@ Tables (CSV, XLSX)
     (``1.3812345678e10`` → ``'13812345678'``). A value that cannot be coerced is left as it is, for
     :func:`validate_records` to report. Without a schema (or for a field it does not describe),
     text stays text and Excel numbers become ``int`` when integral — except under ID/phone field
-    names (``id_number``, ``身份证号码``, ``phone``, ``联系电话``, …), which are always text. An Excel
-    number of 16 or more digits cannot be exact (Excel keeps 15 significant digits: an ID number
-    typed into a General cell loses its last digits), so such a cell in a text or untyped field —
-    or scientific-notation text like ``4.10102E+17`` in an ID/phone field of a CSV — rejects the row
-    with a reason saying to format the column as text.
+    names (``id_number``, ``身份证号码``, ``phone``, ``联系电话``, …), which are always text. A
+    floating-point Excel number of 16 or more digits cannot be exact (Excel keeps 15 significant
+    digits: an ID number typed into a General cell loses its last digits), so such a cell in a
+    text or untyped field — or scientific-notation text like ``4.10102E+17`` in an ID/phone field
+    of a CSV — rejects the row with a reason saying to format the column as text. (An integer
+    cell, as written by programs, is exact and becomes text.)
 
 Validation
     :func:`validate_records` checks each :class:`Record` against a JSON Schema (Draft 2020-12 with
@@ -289,11 +290,19 @@ def _record_from_json(value: Any, problems: list[str], collection: str, index: i
     return Record(collection, index, position, value, loc)
 
 
-def _read_jsonl(lines: Iterable[bytes], display: str, collection: str) -> Iterator[Item]:
+def read_jsonl_lines(lines: Iterable[bytes], display: str, collection: str, *,
+                     first_line: int = 1, first_index: int = 0) -> Iterator[Item]:
+    """Parse JSONL lines that start at line ``first_line`` of ``display`` (used by the parallel
+    evaluator, which hands chunks of raw lines to worker processes)."""
+    return _read_jsonl(lines, display, collection, first_line, first_index)
+
+
+def _read_jsonl(lines: Iterable[bytes], display: str, collection: str, first_line: int = 1,
+                first_index: int = 0) -> Iterator[Item]:
     flags = _Flags()
     dec = _decoder(flags)
-    index = 0
-    for lineno, raw in enumerate(lines, 1):
+    index = first_index
+    for lineno, raw in enumerate(lines, first_line):
         if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[len(codecs.BOM_UTF8):]
         if not raw.strip():
@@ -555,8 +564,8 @@ def _number_text(v: int | float, header: str) -> tuple[Any, str | None]:
                 return _ABSENT, _lost_digits(header, repr(v))
             return str(int(v)), None
         return repr(v), None
-    if abs(v) >= _EXACT_LIMIT:
-        return _ABSENT, _lost_digits(header, str(v))
+    # An integer cell was written without a decimal point or exponent (by a program, not typed
+    # into Excel, which stores doubles): its digits are exact.
     return str(v), None
 
 
@@ -626,8 +635,6 @@ def _coerce(v: Any, name: str, header: str, ftype: str | None, ffmt: str | None,
             if abs(v) >= _EXACT_LIMIT:
                 return _number_text(v, header)
             return int(v), None
-        if isinstance(v, int) and abs(v) >= _EXACT_LIMIT:
-            return _number_text(v, header)
     return v, None
 
 

@@ -1,0 +1,178 @@
+"""Streaming, parallel evaluation of a large JSONL collection.
+
+Input: a Program's bundle reference, the collection to stream (e.g. ``cases``) as a JSONL file,
+the other collections (loaded whole: reference data such as the item catalogue), an as-of date.
+Output: findings written as they are produced (JSONL, one finding per line, masked by default),
+rejected records with their line numbers, and a :class:`~govsup.engine.findings.Summary`.
+
+Memory stays flat as the file grows: the parent reads raw lines in chunks and hands them to
+worker processes (each compiles the bundle once); results come back in chunk order, so the output
+is deterministic — ordered by input line, and within a record's chunk by the usual finding order.
+Only rules that read the streamed collection record by record (``CheckedRule.per_record``) and
+otherwise only whole-loaded collections can stream; ``stream_plan`` says which rules cannot.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import itertools
+import json
+import multiprocessing as mp
+import os
+from dataclasses import dataclass
+from typing import IO, Iterable, Iterator
+
+from .bundle import load_bundle, policy_roots
+from .evaluate import Program, _Collect, finding_sort_key, prepare
+from .findings import CollectionCount, RejectedRecord, Summary
+from .inputs import Record, Rejected, read_file, read_jsonl_lines
+from .render import _dumps
+from .identity import mask_value
+
+CHUNK_LINES = 2000
+
+
+def stream_plan(program: Program, coll: str) -> tuple[list[str], list[str]]:
+    """(rules that can stream over ``coll``, rules that need ``coll`` whole)."""
+    ok, blocked = [], []
+    for cr in program.rules:
+        c = cr.checked
+        if coll not in c.collections_read:
+            continue
+        (ok if (c.collection == coll and c.per_record) else blocked).append(cr.rule.id)
+    return ok, blocked
+
+
+@dataclass(frozen=True)
+class _Job:
+    bundle: str
+    roots: tuple
+    refs: tuple  # ((collection, path), ...)
+    stream: str
+    display: str
+    as_of: _dt.date
+    fallback: bool
+    show_pii: bool
+
+
+_STATE: dict = {}
+
+
+def _init(job: _Job) -> None:
+    program = prepare(load_bundle(job.bundle, policy_roots(job.roots)))
+    facts = {}
+    for coll, path in job.refs:
+        facts.setdefault(coll, []).extend(read_file(path, collection=coll))
+    summary = Summary()
+    rejected: list = []
+    warnings: list = []
+    colls = program.read_facts(facts, summary, rejected, warnings)
+    _STATE.update(program=program, colls=colls, job=job, ref_summary=summary,
+                  ref_rejected=rejected, warnings=warnings,
+                  indexes=program.indexes(colls),
+                  calendar=program.calendar(job.fallback))
+
+
+def _run_chunk(args) -> tuple[list[str], list[RejectedRecord], int, int, dict]:
+    first_line, first_index, lines = args
+    st = _STATE
+    program: Program = st["program"]
+    job: _Job = st["job"]
+    ent = program.bundle.entities[job.stream]
+    items = read_jsonl_lines(lines, job.display, job.stream, first_line=first_line,
+                             first_index=first_index)
+    from .facts import typed_records
+    from ..dsl.runtime import Runtime
+
+    recs = []
+    rejected = []
+    read = 0
+    for it in typed_records(items, ent):
+        read += 1
+        if isinstance(it, Rejected):
+            rejected.append(RejectedRecord(collection=it.collection, index=it.index,
+                                           position=it.position, reason=it.reason))
+        else:
+            recs.append(it.data)
+    colls = dict(st["colls"])
+    colls[job.stream] = recs
+    idx = dict(st["indexes"])
+    ek = ent.key
+    if ek:
+        idx[job.stream] = {r.get(ek): r for r in recs}
+    rt = Runtime(as_of=job.as_of, calendar=st["calendar"], params=program.bundle.params,
+                 indexes=idx)
+    sink = _Collect(program, job.as_of, False)
+    for cr in program.rules:
+        if cr.checked.collection == job.stream and cr.checked.per_record:
+            cr.run(rt, colls, sink)
+    # order: by the record's position in the file, then the usual finding order
+    keypos = {}
+    if ek:
+        for i, r in enumerate(recs):
+            keypos.setdefault(str(r.get(ek)), i)
+    findings = sorted(sink.raw, key=lambda f: (keypos.get(f.key.split("/")[0], 0),) + finding_sort_key(f))
+    by_level: dict = {}
+    out = []
+    for f in findings:
+        by_level[f.level] = by_level.get(f.level, 0) + 1
+        d = f.model_dump(mode="json")
+        out.append(_dumps(d if job.show_pii else mask_value(d)) + "\n")
+    return out, rejected, read, len(recs), by_level
+
+
+def _chunks(fh: IO[bytes], size: int) -> Iterator[tuple[int, int, list[bytes]]]:
+    line = 1
+    index = 0
+    while True:
+        lines = list(itertools.islice(fh, size))
+        if not lines:
+            return
+        yield line, index, lines
+        line += len(lines)
+        index += sum(1 for ln in lines if ln.strip())
+
+
+def evaluate_stream(bundle: str, stream: str, path: str, refs: Iterable[tuple[str, str]],
+                    as_of: _dt.date, out: IO[str], *, roots: tuple = (), jobs: int | None = None,
+                    fallback: bool = False, show_pii: bool = False,
+                    chunk_lines: int = CHUNK_LINES) -> tuple[Summary, list[RejectedRecord], list[str]]:
+    """Stream ``path`` (JSONL records of ``stream``) through the bundle; write findings to
+    ``out`` as JSONL. Returns the summary, the rejected records and warnings."""
+    job = _Job(bundle, tuple(str(r) for r in roots), tuple(refs), stream, path, as_of, fallback,
+               show_pii)
+    jobs = jobs or os.cpu_count() or 1
+    summary = Summary()
+    rejected: list[RejectedRecord] = []
+    _init(job)  # in the parent too: validates the bundle and references before forking
+    summary = _STATE["ref_summary"].model_copy(deep=True)
+    rejected.extend(_STATE["ref_rejected"])
+    warnings = list(_STATE["warnings"])
+    cc = summary.by_collection.setdefault(stream, CollectionCount())
+    by_level: dict = {}
+    with open(path, "rb") as fh:
+        chunks = _chunks(fh, chunk_lines)
+        if jobs > 1:
+            ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
+            with ctx.Pool(jobs, initializer=_init, initargs=(job,)) as pool:
+                results = pool.imap(_run_chunk, chunks, chunksize=1)
+                _drain(results, out, summary, cc, rejected, by_level)
+        else:
+            _drain(map(_run_chunk, chunks), out, summary, cc, rejected, by_level)
+    summary.by_level = dict(sorted(by_level.items()))
+    summary.findings = sum(by_level.values())
+    return summary, rejected, warnings
+
+
+def _drain(results, out, summary, cc, rejected, by_level) -> None:
+    for lines, rej, read, evaluated, levels in results:
+        out.writelines(lines)
+        rejected.extend(rej)
+        summary.read += read
+        summary.evaluated += evaluated
+        summary.rejected += read - evaluated
+        cc.read += read
+        cc.evaluated += evaluated
+        cc.rejected += read - evaluated
+        for k, v in levels.items():
+            by_level[k] = by_level.get(k, 0) + v
