@@ -678,7 +678,10 @@ class Calendar:
 
     def deadline(self, start: _dt.date, n: int, pauses: Iterable[Pause] = ()) -> Optional[_dt.date]:
         """The n-th active working day after ``start`` (C2 + C7), or None when an open pause
-        began before that day was reached. Active = not inside any pause ``(P, R]``."""
+        began before that day was reached. Active = a working day inside no pause ``(P, R]``;
+        overlapping pauses count once (their union). ``n == 0`` gives ``start`` (None only when
+        ``start`` lies in a pause that never ends). A pause beginning on or after the deadline
+        day does not move it."""
         n = _int(n)
         if n < 0:
             raise ValueError("a deadline needs n >= 0 working days")
