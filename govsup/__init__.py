@@ -11,3 +11,11 @@ The small public API is re-exported here.
 """
 
 __version__ = "0.1.0"
+
+from govsup.engine.bundle import Bundle, load_bundle, policy_roots  # noqa: E402
+from govsup.engine.diagnostics import Diagnostic, PolicyError  # noqa: E402
+from govsup.engine.evaluate import Program, load_program, prepare  # noqa: E402
+from govsup.engine.findings import Evaluation, Finding  # noqa: E402
+
+__all__ = ["Bundle", "Diagnostic", "Evaluation", "Finding", "PolicyError", "Program",
+           "load_bundle", "load_program", "policy_roots", "prepare"]
