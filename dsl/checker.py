@@ -450,6 +450,10 @@ class Checker:
             if arity(1):
                 self.check(args[0], sc)
             return T.TEXT
+        if f in ("id_problem", "id_birth_date", "phone_kind"):
+            if arity(1):
+                arg(0, T.TEXT)
+            return (T.DATE if f == "id_birth_date" else T.TEXT).opt(True)
         if f == "is_blank":
             if arity(1):
                 arg(0, T.TEXT, allow_missing=True)

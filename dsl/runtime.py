@@ -420,7 +420,26 @@ def b_is_paused(rt, pauses, d):
     return any(p.start <= d and (p.end is None or d < p.end) for p in pauses)
 
 
+def b_id_problem(rt, t):
+    from ..engine.identity import resident_id_problem
+
+    return resident_id_problem(t, on=rt.as_of)
+
+
+def b_id_birth_date(rt, t):
+    from ..engine.identity import birth_date_from_id
+
+    return birth_date_from_id(t, on=rt.as_of)
+
+
+def b_phone_kind(rt, t):
+    from ..engine.identity import phone_kind
+
+    return phone_kind(t)
+
+
 BUILTINS: dict[str, Callable] = {
+    "id_problem": b_id_problem, "id_birth_date": b_id_birth_date, "phone_kind": b_phone_kind,
     "count": b_count, "any": b_any, "all": b_all, "filter": b_filter, "map": b_map,
     "sum": b_sum, "min": b_min, "max": b_max, "first": b_first, "last": b_last, "sort": b_sort,
     "distinct": b_distinct, "len": b_len, "lookup": b_lookup, "contains": b_contains,
