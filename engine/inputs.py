@@ -48,11 +48,10 @@ Tables (CSV, XLSX)
     :func:`validate_records` to report. Without a schema (or for a field it does not describe),
     text stays text and Excel numbers become ``int`` when integral — except under ID/phone field
     names (``id_number``, ``身份证号码``, ``phone``, ``联系电话``, …), which are always text. A
-    floating-point Excel number of 16 or more digits cannot be exact (Excel keeps 15 significant
-    digits: an ID number typed into a General cell loses its last digits), so such a cell in a
-    text or untyped field — or scientific-notation text like ``4.10102E+17`` in an ID/phone field
-    of a CSV — rejects the row with a reason saying to format the column as text. (An integer
-    cell, as written by programs, is exact and becomes text.)
+    number cell of 16 or more digits cannot be exact (an xlsx number is a double and Excel keeps
+    15 significant digits: an ID number typed into a General cell loses its last digits), so such
+    a cell in a text or untyped field — or scientific-notation text like ``4.10102E+17`` in an
+    ID/phone field of a CSV — rejects the row with a reason saying to format the column as text.
 
 Validation
     :func:`validate_records` checks each :class:`Record` against a JSON Schema (Draft 2020-12 with
@@ -564,8 +563,8 @@ def _number_text(v: int | float, header: str) -> tuple[Any, str | None]:
                 return _ABSENT, _lost_digits(header, repr(v))
             return str(int(v)), None
         return repr(v), None
-    # An integer cell was written without a decimal point or exponent (by a program, not typed
-    # into Excel, which stores doubles): its digits are exact.
+    if abs(v) >= _EXACT_LIMIT:
+        return _ABSENT, _lost_digits(header, str(v))
     return str(v), None
 
 
@@ -635,6 +634,8 @@ def _coerce(v: Any, name: str, header: str, ftype: str | None, ffmt: str | None,
             if abs(v) >= _EXACT_LIMIT:
                 return _number_text(v, header)
             return int(v), None
+        if isinstance(v, int) and abs(v) >= _EXACT_LIMIT:
+            return _number_text(v, header)
     return v, None
 
 

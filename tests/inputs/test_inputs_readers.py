@@ -373,3 +373,20 @@ def test_csv_utf8_with_one_corrupt_line_stays_utf8(tmp_path):
     assert items[0].data == {"name": "张三", "单位": "中心"}
     assert items[1].reason == f"{p}:3: line 3 is not valid utf-8 text"
     assert items[2].data == {"name": "李四", "单位": "社区"}
+
+
+
+def test_xlsx_number_cells_from_a_program(tmp_path):
+    """xlsx numbers are doubles: an 18-digit number written by a program is no more exact than
+    one typed into Excel, so it is rejected too; an 11-digit phone is exact and becomes text."""
+    p = tmp_path / "roster.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["姓名", "身份证号码", "联系电话", "其他"])
+    wb.active.append(["张三", 410102199001011234, 13812345678, 7])
+    wb.active.append(["李四", "410102199001011234", 13812345678.0, 2.5])
+    wb.save(p)
+    cols = {"姓名": "name", "身份证号码": "id_number", "联系电话": "phone"}
+    rej, ok = list(read_file(p, collection="roster", columns=cols))
+    assert "excel stored 4.101021990010113e+17 as a number and lost its last digits" in rej.reason
+    assert ok.data == {"name": "李四", "id_number": "410102199001011234", "phone": "13812345678",
+                       "其他": 2.5}
