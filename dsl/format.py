@@ -8,6 +8,7 @@ Used for messages that quote an expression (``require`` data gaps, type errors) 
 from __future__ import annotations
 
 import datetime as _dt
+from decimal import Decimal
 
 from . import ast as A
 
@@ -18,6 +19,14 @@ _PREC = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, 
 
 def _quote(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"'
+
+
+def _fmt_float(v: float) -> str:
+    # The grammar's DECIMAL is `digits.digits`: never an exponent (repr gives `1e-05`).
+    s = repr(v)
+    if "e" in s or "E" in s:
+        s = format(Decimal(s), "f")
+    return s if "." in s else s + ".0"
 
 
 def _prec(e) -> int:
@@ -50,6 +59,8 @@ def _fmt(e) -> str:
             return _quote(v)
         if isinstance(v, _dt.date):
             return v.isoformat()
+        if isinstance(v, float):
+            return _fmt_float(v)
         return repr(v)
     if isinstance(e, A.ListLit):
         return "[" + ", ".join(fmt_expr(x) for x in e.items) + "]"
