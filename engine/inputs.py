@@ -548,8 +548,9 @@ def _parse_date_text(v: str) -> str | None:
     return None
 
 
-def _lost_digits(header: str, shown: str) -> str:
-    return (f"column `{header}`: excel stored {shown} as a number and lost its last digits; "
+def _lost_digits(header: str) -> str:
+    # the damaged value is not shown: it is most of an ID number (C10)
+    return (f"column `{header}`: excel stored the value as a number and lost its last digits; "
             "format the column as text (设置单元格格式 → 文本) and enter the numbers again")
 
 
@@ -560,11 +561,11 @@ def _number_text(v: int | float, header: str) -> tuple[Any, str | None]:
             return str(v), None
         if v.is_integer():
             if abs(v) >= _EXACT_LIMIT:
-                return _ABSENT, _lost_digits(header, repr(v))
+                return _ABSENT, _lost_digits(header)
             return str(int(v)), None
         return repr(v), None
     if abs(v) >= _EXACT_LIMIT:
-        return _ABSENT, _lost_digits(header, str(v))
+        return _ABSENT, _lost_digits(header)
     return str(v), None
 
 
@@ -627,7 +628,7 @@ def _coerce(v: Any, name: str, header: str, ftype: str | None, ffmt: str | None,
         if isinstance(v, (int, float)):
             return _number_text(v, header)
         if textlike and _SCI_RE.fullmatch(v):
-            return _ABSENT, _lost_digits(header, v.lower())
+            return _ABSENT, _lost_digits(header)
         return v, None
     if ftype is None and isinstance(v, (int, float)):
         if isinstance(v, float) and v.is_integer():

@@ -241,7 +241,7 @@ def test_csv_extra_cells_and_excel_scientific_id(tmp_path):
     items = list(read_file(p, columns={"姓名": "name", "身份证号码": "id_number"}))
     assert items[0].reason == (f"{p}:2: row has 3 cells but the header has 2 "
                                "(a value containing a comma must be quoted)")
-    assert items[1].reason.startswith(f"{p}:3: column `身份证号码`: excel stored 4.10102e+17 as "
+    assert items[1].reason.startswith(f"{p}:3: column `身份证号码`: excel stored the value as "
                                       "a number and lost its last digits; format the column "
                                       "as text")
     assert items[2].data == {"name": "王五", "id_number": "410102199001011234"}
@@ -309,7 +309,7 @@ def test_xlsx_positions_types_and_lost_digits(tmp_path):
     rej = items[1]
     assert isinstance(rej, Rejected)
     assert rej.reason == (
-        f"{p}:花名册!5: column `身份证号码`: excel stored 4.10102199001012e+17 as a number and "
+        f"{p}:花名册!5: column `身份证号码`: excel stored the value as a number and "
         "lost its last digits; format the column as text (设置单元格格式 → 文本) and enter the "
         "numbers again (sheet `花名册`)")
     assert rej.diagnostic.loc == Loc(str(p), 5, 2)
@@ -387,6 +387,7 @@ def test_xlsx_number_cells_from_a_program(tmp_path):
     wb.save(p)
     cols = {"姓名": "name", "身份证号码": "id_number", "联系电话": "phone"}
     rej, ok = list(read_file(p, collection="roster", columns=cols))
-    assert "excel stored 4.101021990010113e+17 as a number and lost its last digits" in rej.reason
+    assert "excel stored the value as a number and lost its last digits" in rej.reason
+    assert "4101" not in rej.reason.replace(str(p), "")
     assert ok.data == {"name": "李四", "id_number": "410102199001011234", "phone": "13812345678",
                        "其他": 2.5}
