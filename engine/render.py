@@ -59,7 +59,8 @@ HEADERS = ["日期", "等级", "规则", "条款", "对象", "状态", "说明"]
 
 def summary_line(ev: Evaluation) -> str:
     s = ev.summary
-    levels = "，".join(f"{k} {v}" for k, v in s.by_level.items()) or "无"
+    names = {f.level: f.level_name for f in ev.findings}
+    levels = "，".join(f"{names.get(k, k)} {v}" for k, v in s.by_level.items()) or "无"
     return (f"读取 {s.read} 条，评估 {s.evaluated} 条，拒收 {s.rejected} 条；"
             f"发现 {s.findings} 项（{levels}）")
 
