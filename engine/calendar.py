@@ -308,7 +308,7 @@ def _check_specs(specs: Sequence[YearSpec]) -> list[Diagnostic]:
             if not (first_ok <= b.start <= year_end):
                 diags.append(_e041(
                     f"holiday `{b.name}` starts on {b.start.isoformat()}, outside {y}", b.loc,
-                    f"a block may start before {y} only in late December of {y - 1} "
+                    f"a block may start before {y} only in late december of {y - 1} "
                     f"(from {first_ok.isoformat()} on), when the notice for {y} lists it"))
                 ok = False
             if ok and b.days > MAX_BLOCK_DAYS:
@@ -331,7 +331,7 @@ def _check_specs(specs: Sequence[YearSpec]) -> list[Diagnostic]:
             if not (first_ok <= d <= year_end):
                 diags.append(_e041(
                     f"make-up working day {d.isoformat()} is outside {y}", m.loc,
-                    f"a make-up day in {y}.yaml lies in {y} or in late December of {y - 1} "
+                    f"a make-up day in {y}.yaml lies in {y} or in late december of {y - 1} "
                     f"(from {first_ok.isoformat()} on)"))
                 continue
             if d.weekday() < 5:
