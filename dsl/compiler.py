@@ -186,7 +186,10 @@ def interpret_rule(cr: CheckedRule, rt: R.Runtime, colls: dict, sink, explain: b
                     rt.provisional = False
                     it.ref = rt.as_of
                     if rule.ref is not None:
-                        r = it.ev(rule.ref, env2)
+                        try:  # as in the compiled code: a ref that cannot be computed is as_of
+                            r = it.ev(rule.ref, env2)
+                        except Exception:
+                            r = None
                         it.ref = r if r is not None else rt.as_of
                     tr.append(("ref", it.ref))
                 guarded(i + 1, env2, kp, tr, True)
@@ -230,9 +233,9 @@ def interpret_rule(cr: CheckedRule, rt: R.Runtime, colls: dict, sink, explain: b
             trace.append(("not in force", str(exc)))
             if explain:
                 sink.trace(cr, "/".join(keyparts) or rule.id, list(trace))
-        except R.EvalError as exc:
+        except Exception as exc:  # as in the compiled code: a data gap for this record
             key = "/".join(keyparts) or rule.id
-            sink.gap(cr, key, it.ref, "", f"无法计算：{exc}", {})
+            sink.gap(cr, key, it.ref, "", f"无法计算：{_reason(exc)}", {})
             trace.append(("error", str(exc)))
             if explain:
                 sink.trace(cr, key, list(trace))
@@ -310,6 +313,8 @@ class _Gen:
             return f"Dur({self.expr(e.amount, scope)}, {e.unit!r})"
         if isinstance(e, A.Unary):
             inner = self.expr(e.operand, scope)
+            if not _never_missing(e.operand):  # `not missing` is a data gap, never true (C8)
+                inner = f"_nn({inner}, {self.const(fmt_expr(e.operand))})"
             return f"(not {inner})" if e.op == "not" else f"(-{inner})"
         if isinstance(e, A.Binary):
             return self.binary(e, scope)
@@ -454,6 +459,18 @@ class _Gen:
         # keys are DSL names emitted as string constants; values are generated variables
         items = ", ".join(f"{self.const(k)}: {v}" for k, v in scope.items())
         return "{" + items + "}"
+
+
+_BOOL_OPS = {"and", "or", "==", "!=", "<", "<=", ">", ">=", "in", "not in"}
+
+
+def _never_missing(e) -> bool:
+    """Expressions whose value is never missing (so the generated code need not check)."""
+    if isinstance(e, A.Lit):
+        return e.value is not None
+    if isinstance(e, A.Binary):
+        return e.op in _BOOL_OPS
+    return isinstance(e, A.IsMissing) or (isinstance(e, A.Unary) and e.op == "not")
 
 
 def _reason(exc: Exception) -> str:
