@@ -245,21 +245,12 @@ def _from_ordinal(o: int) -> _dt.date:
         raise ValueError("the result is outside the supported date range (years 1–9999)") from None
 
 
-def _ord(d: _dt.date) -> int:
-    if isinstance(d, _dt.datetime):
-        d = d.date()
-    return d.toordinal()
-
-
 def _int(n, what: str = "n") -> int:
-    if isinstance(n, bool) or not isinstance(n, int):
-        try:
-            import operator
-
-            return operator.index(n)
-        except TypeError:
-            raise TypeError(f"{what} must be an integer, not {type(n).__name__}") from None
-    return n
+    if type(n) is int:
+        return n
+    if isinstance(n, bool) or not hasattr(n, "__index__"):
+        raise TypeError(f"{what} must be an integer, not {type(n).__name__}")
+    return n.__index__()
 
 
 # --------------------------------------------------------------------------------------------
@@ -535,9 +526,8 @@ class Calendar:
     def _need(self, o1: int, o2: int) -> None:
         """Raise CalendarGap unless every day in [o1, o2] is covered (or the fallback is on).
         An empty range (o1 > o2) needs nothing."""
-        if self._fallback or o1 > o2:
-            return
-        if self._cov_lo <= o1 and o2 <= self._cov_hi and not self._holes:
+        if (self._cov_lo <= o1 and o2 <= self._cov_hi and not self._holes) or self._fallback \
+                or o1 > o2:
             return
         y = self._first_gap_year(_year_of(o1), _year_of(o2))
         if y is not None:
@@ -564,7 +554,7 @@ class Calendar:
 
     def is_workday(self, d: _dt.date) -> bool:
         """Is ``d`` a working day (Mon–Fri minus holidays plus make-up days)?"""
-        o = _ord(d)
+        o = d.toordinal()
         self._need(o, o)
         i = o - self._lo
         if 0 <= i < self._n:
@@ -573,7 +563,7 @@ class Calendar:
 
     def why(self, d: _dt.date) -> str:
         """'工作日', '周末', the holiday's name (e.g. '春节') or '调休上班日（春节）'."""
-        o = _ord(d)
+        o = d.toordinal()
         self._need(o, o)
         m = self._makeup_for.get(o)
         if m is not None:
@@ -589,7 +579,7 @@ class Calendar:
         """The n-th working day strictly after ``d`` (C2); ``n == 0`` gives ``d``; negative ``n``
         gives the |n|-th working day strictly before ``d``."""
         n = _int(n)
-        o = _ord(d)
+        o = d.toordinal()
         if n == 0:
             return d if not isinstance(d, _dt.datetime) else d.date()
         if n > 0:
@@ -602,7 +592,7 @@ class Calendar:
 
     def workdays_between(self, a: _dt.date, b: _dt.date) -> int:
         """Working days in ``(a, b]``; if ``b < a``, minus the working days in ``(b, a]``."""
-        oa, ob = _ord(a), _ord(b)
+        oa, ob = a.toordinal(), b.toordinal()
         if oa <= ob:
             self._need(oa + 1, ob)            # only the days in (a, b] matter
         else:
@@ -615,7 +605,7 @@ class Calendar:
         For a working day D and n >= 1 this is the n-th working day before D.
         """
         n = _int(n)
-        o = _ord(d)
+        o = d.toordinal()
         r = self._inv(self._W(o) - n)
         self._need(min(r, o), max(r, o))
         return _from_ordinal(r)
@@ -635,8 +625,8 @@ class Calendar:
                 p, r = pause
             except (TypeError, ValueError):
                 raise TypeError("a pause is a pair (P, R) of dates; R may be None") from None
-            po = _ord(p)
-            ro = None if r is None else _ord(r)
+            po = p.toordinal()
+            ro = None if r is None else r.toordinal()
             if ro is not None and ro < po:
                 raise ValueError(f"a pause cannot end ({r.isoformat()}) before it starts "
                                  f"({p.isoformat()})")
@@ -685,7 +675,7 @@ class Calendar:
         n = _int(n)
         if n < 0:
             raise ValueError("a deadline needs n >= 0 working days")
-        o = self._deadline_ord(_ord(start), n, self._merge(pauses))
+        o = self._deadline_ord(start.toordinal(), n, self._merge(pauses))
         return None if o is None else _from_ordinal(o)
 
     def countdown_on(self, start: _dt.date, n: int, k: int,
@@ -699,7 +689,7 @@ class Calendar:
         if n < 0 or k < 0:
             raise ValueError("a countdown needs n >= 0 and k >= 0")
         m = n - k
-        o = self._deadline_ord(_ord(start), max(m, 0), self._merge(pauses))
+        o = self._deadline_ord(start.toordinal(), max(m, 0), self._merge(pauses))
         return None if o is None else _from_ordinal(o)
 
     def paused_workdays(self, pauses: Iterable[Pause], *, after: Optional[_dt.date] = None,
@@ -707,8 +697,8 @@ class Calendar:
         """Working days inside the union of the pauses ``(P, R]``, optionally only those in
         ``(after, until]``. An open pause counts up to ``until`` (required then)."""
         total = 0
-        lo = None if after is None else _ord(after)
-        hi = None if until is None else _ord(until)
+        lo = None if after is None else after.toordinal()
+        hi = None if until is None else until.toordinal()
         for p, r in self._merge(pauses):
             if r is None:
                 if hi is None:
