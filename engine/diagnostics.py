@@ -48,6 +48,8 @@ CODES: dict[str, tuple[str, str]] = {
     "E050": ("bad input record", "输入记录有误"),
     "E051": ("bad input file", "输入文件有误"),
     "E060": ("test case failed", "测试用例未通过"),
+    "E070": ("report template not found", "找不到报告模板"),
+    "E071": ("report template error", "报告模板有误"),
     "W001": ("calendar coverage ends soon", "日历覆盖即将到期"),
     "W002": ("unused parameter", "参数未被使用"),
 }
