@@ -182,6 +182,11 @@ class Rule:
     key: Expr | None = None
     ref: Expr | None = None
     loc: Loc = _loc()
+    # layout for `policy fmt` (not part of equality): the rule's (first, last) line and, in source
+    # order, each statement's (kind, first line, last line); kind is "step" for for/let/require/when
+    # (matching ``steps`` in order) or the statement keyword.
+    span: tuple[int, int] = field(default=(0, 0), compare=False, repr=False)
+    stmt_spans: tuple[tuple[str, int, int], ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -191,6 +196,8 @@ class Module:
     file: str
     rules: tuple[Rule, ...]
     comments: tuple[tuple[int, str], ...] = field(default=(), compare=False, repr=False)
+    # comments after code on the same line: (line, text from `#`), kept by `policy fmt`
+    eol_comments: tuple[tuple[int, str], ...] = field(default=(), compare=False, repr=False)
 
 
 UNITS = {

@@ -213,55 +213,61 @@ class _ToAst(Transformer):
         text = _unescape(str(t)) if t.type == "STRING" else str(t)
         return A.ClauseRef(text, self._loc_tok(t))
 
+    def _span(self, meta) -> tuple[int, int]:
+        if getattr(meta, "empty", True):
+            return (0, 0)
+        return (meta.line + self.line0, meta.end_line + self.line0)
+
     @v_args(meta=True)
     def cites(self, meta, c):
-        return ("cites", tuple(c), self._loc_meta(meta))
+        return ("cites", tuple(c), self._loc_meta(meta), self._span(meta))
 
     @v_args(meta=True)
     def title(self, meta, c):
-        return ("title", _unescape(str(c[0])), self._loc_meta(meta))
+        return ("title", _unescape(str(c[0])), self._loc_meta(meta), self._span(meta))
 
     @v_args(meta=True)
     def for_(self, meta, c):
-        return ("step", A.For(str(c[0]), c[1], self._loc_tok(c[0])), None)
+        return ("step", A.For(str(c[0]), c[1], self._loc_tok(c[0])), None, self._span(meta))
 
     @v_args(meta=True)
     def key(self, meta, c):
-        return ("key", c[0], self._loc_meta(meta))
+        return ("key", c[0], self._loc_meta(meta), self._span(meta))
 
     @v_args(meta=True)
     def ref(self, meta, c):
-        return ("ref", c[0], self._loc_meta(meta))
+        return ("ref", c[0], self._loc_meta(meta), self._span(meta))
 
     @v_args(meta=True)
     def let(self, meta, c):
-        return ("step", A.Let(str(c[0]), c[1], self._loc_tok(c[0])), None)
+        return ("step", A.Let(str(c[0]), c[1], self._loc_tok(c[0])), None, self._span(meta))
 
     @v_args(meta=True)
     def require(self, meta, c):
-        return ("step", A.Require(tuple(c), self._loc_meta(meta)), None)
+        return ("step", A.Require(tuple(c), self._loc_meta(meta)), None, self._span(meta))
 
     @v_args(meta=True)
     def when(self, meta, c):
-        return ("step", A.When(c[0], self._loc_meta(meta)), None)
+        return ("step", A.When(c[0], self._loc_meta(meta)), None, self._span(meta))
 
     @v_args(meta=True)
     def level(self, meta, c):
         return ("level", tuple(A.LevelRef(str(t), self._loc_tok(t)) for t in c),
-                self._loc_meta(meta))
+                self._loc_meta(meta), self._span(meta))
 
     @v_args(meta=True)
     def on(self, meta, c):
-        return ("on", c[0], self._loc_meta(meta))
+        return ("on", c[0], self._loc_meta(meta), self._span(meta))
 
     @v_args(meta=True)
     def resolved(self, meta, c):
-        return ("resolved", c[0], self._loc_meta(meta))
+        return ("resolved", c[0], self._loc_meta(meta), self._span(meta))
 
     @v_args(meta=True)
     def message(self, meta, c):
         tok = c[0]
-        return ("message", _template(tok, self.file, self._loc_tok(tok)), self._loc_meta(meta))
+        return ("message", _template(tok, self.file, self._loc_tok(tok)), self._loc_meta(meta),
+                self._span(meta))
 
     @v_args(meta=True)
     def rule_def(self, meta, c):
@@ -277,8 +283,10 @@ class _ToAst(Transformer):
         single: dict = {}
         steps = []
         errors = []
+        spans = []
         for item in rest:
-            kind, val, sloc = item
+            kind, val, sloc, span = item
+            spans.append((kind, span[0], span[1]))
             if kind == "step":
                 steps.append(val)
                 continue
@@ -306,7 +314,8 @@ class _ToAst(Transformer):
             id=str(rid_tok), cites=single["cites"][0], title=title, steps=tuple(steps),
             levels=single["level"][0], on=single["on"][0],
             resolved=single.get("resolved", (None,))[0], message=msg,
-            key=single.get("key", (None,))[0], ref=single.get("ref", (None,))[0], loc=loc)
+            key=single.get("key", (None,))[0], ref=single.get("ref", (None,))[0], loc=loc,
+            span=self._span(meta), stmt_spans=tuple(spans))
 
     def start(self, c):
         return list(c)
@@ -420,9 +429,35 @@ def parse_expr(text: str, file: str = "<expr>") -> A.Expr:
 def parse_module(text: str, file: str) -> A.Module:
     """Parse a DSL file into a :class:`Module` (all rules of the file)."""
     rules = _run(text, file, "start")
-    comments = tuple((i + 1, ln.strip()) for i, ln in enumerate(text.splitlines())
+    comments = tuple((i + 1, ln.strip()) for i, ln in enumerate(text.split("\n"))
                      if ln.strip().startswith("#"))
-    return A.Module(file, tuple(rules), comments)
+    return A.Module(file, tuple(rules), comments, _eol_comments(text))
+
+
+def _eol_comments(text: str) -> tuple[tuple[int, str], ...]:
+    """Comments that follow code on the same line: (line, text from `#`). Strings never span
+    lines, so a per-line scan that skips quoted text finds them."""
+    out = []
+    for i, ln in enumerate(text.split("\n")):
+        if ln.strip().startswith("#") or "#" not in ln:
+            continue
+        in_str = False
+        j = 0
+        while j < len(ln):
+            ch = ln[j]
+            if in_str:
+                if ch == "\\":
+                    j += 2
+                    continue
+                if ch == '"':
+                    in_str = False
+            elif ch == '"':
+                in_str = True
+            elif ch == "#":
+                out.append((i + 1, ln[j:].rstrip()))
+                break
+            j += 1
+    return tuple(out)
 
 
 def parse_file(path) -> A.Module:
