@@ -281,3 +281,4 @@ def main() -> None:
 if __name__ == "__main__":
     main()
 from .report_cmd import register as _register_report; _register_report(app)
+from .authoring import register as _register_authoring; _register_authoring(app)

@@ -1,0 +1,117 @@
+"""Authoring and forking commands for policy staff: ``fmt``, ``doc``, ``diff``, ``fork``.
+
+Input: command-line arguments. Output: text on stdout/stderr, files where the command writes
+them, and an exit code from :class:`~govsup.cli.exitcodes.ExitCode`. Each command is a thin layer
+over the library (:mod:`govsup.dsl.formatter`, :mod:`govsup.engine.doc`,
+:mod:`govsup.engine.diff`, :mod:`govsup.engine.scaffold`). ``cli/main.py`` mounts them with
+:func:`register`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ..engine.diagnostics import Diagnostic, PolicyError, render_human
+from ..engine.loc import Loc
+from .exitcodes import ExitCode
+
+ROOTS_HELP = "extra folder(s) holding bundles (searched before the shipped ones)"
+
+
+def _err(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def _roots(roots):
+    from ..engine.bundle import policy_roots
+
+    return policy_roots(tuple(roots or ()))
+
+
+def _load(ref: str, roots):
+    from ..engine.bundle import load_bundle
+
+    return load_bundle(ref, _roots(roots))
+
+
+def _usage(msg: str, hint: str = "") -> None:
+    _err(render_human([Diagnostic("E051", msg, Loc("<command line>"), hint)]))
+    raise typer.Exit(ExitCode.DATA_ERROR)
+
+
+# ------------------------------------------------------------------------------------- fmt
+
+
+def _rule_files(target: str, roots) -> list[Path]:
+    """The rule files named by ``target``: a ``.rule`` file, a folder (its ``rules/*.rule`` when
+    it is a bundle, else every ``*.rule`` below it) or a bundle name (that bundle's own rule
+    files, not its parents')."""
+    from ..engine.bundle import MANIFEST, find_bundle
+
+    p = Path(target)
+    if p.is_file():
+        return [p]
+    if p.is_dir():
+        if (p / MANIFEST).is_file():
+            return sorted((p / "rules").glob("*.rule"))
+        return sorted(p.rglob("*.rule"))
+    folder = find_bundle(target, _roots(roots))
+    return sorted((folder / "rules").glob("*.rule"))
+
+
+def fmt_cmd(
+    targets: List[str] = typer.Argument(..., help="rule files, folders or bundle names"),
+    check: bool = typer.Option(False, "--check",
+                               help="write nothing; list the files that would change and exit 1"),
+    roots: List[Path] = typer.Option(None, "--policy-root", help=ROOTS_HELP),
+) -> None:
+    """Format rule files canonically (statement order, indentation; comments kept).
+    规则文件统一格式（语句顺序、缩进；保留注释）。"""
+    from ..dsl.formatter import check_roundtrip, format_text
+
+    files: list[Path] = []
+    diags: list[Diagnostic] = []
+    for t in targets:
+        try:
+            files += [f for f in _rule_files(t, roots) if f not in files]
+        except PolicyError as e:
+            diags += e.diagnostics
+    changed: list[Path] = []
+    for f in files:
+        try:
+            text = f.read_text(encoding="utf-8")
+            new = format_text(text, str(f))
+        except UnicodeDecodeError:
+            diags.append(Diagnostic("E020", "file is not valid utf-8", Loc(str(f), 1, 1)))
+            continue
+        except PolicyError as e:
+            diags += e.diagnostics
+            continue
+        if new == text:
+            continue
+        why = check_roundtrip(text, new, str(f))
+        if why:  # never write a file whose meaning or comments would change
+            _err(f"internal error: formatting {f} is refused: {why}; please report it")
+            raise typer.Exit(ExitCode.INTERNAL)
+        changed.append(f)
+        if check:
+            typer.echo(f"would reformat {f}")
+        else:
+            f.write_text(new, encoding="utf-8")
+            typer.echo(f"reformatted {f}")
+    if diags:
+        _err(render_human(diags))
+    verb = "would be reformatted" if check else "reformatted"
+    typer.echo(f"{len(files)} file(s) checked, {len(changed)} {verb}")
+    if diags:
+        raise typer.Exit(ExitCode.POLICY_ERROR)
+    if check and changed:
+        raise typer.Exit(ExitCode.FINDINGS)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the authoring commands to the ``policy`` app."""
+    app.command("fmt")(fmt_cmd)
