@@ -77,7 +77,13 @@ def unify(a: Type, b: Type) -> Type | None:
         return ANY
     if a.kind == b.kind:
         if a.kind == "list":
-            e = unify(a.elem, b.elem) if a.elem and b.elem else (a.elem or b.elem)
+            ae, be = a.elem, b.elem
+            # `any` elements (the empty list `[]`) take the other side's type: `c.fees ?? []`
+            if ae is not None and ae.kind == "any" and be is not None:
+                ae = be
+            if be is not None and be.kind == "any" and ae is not None:
+                be = ae
+            e = unify(ae, be) if ae and be else (ae or be)
             return None if e is None else Type("list", elem=e, optional=opt)
         if a.kind == "record" and a.name != b.name:
             return None
