@@ -112,6 +112,70 @@ def fmt_cmd(
         raise typer.Exit(ExitCode.FINDINGS)
 
 
+# ------------------------------------------------------------------------------------ diff
+
+
+def diff_cmd(
+    a: str = typer.Argument(..., help="first bundle: name or folder"),
+    b: str = typer.Argument(..., help="second bundle: name or folder"),
+    as_json: bool = typer.Option(False, "--json", help="the differences as JSON"),
+    roots: List[Path] = typer.Option(None, "--policy-root", help=ROOTS_HELP),
+) -> None:
+    """Show what differs between two bundles (exit 0 identical, 1 different, 3 load error).
+    比较两个规则包（或同一规则包的两个版本）的差异。"""
+    from ..engine.diagnostics import render_json
+    from ..engine.diff import diff_bundles
+
+    bundles = []
+    diags: list[Diagnostic] = []
+    for ref in (a, b):
+        try:
+            bundles.append(_load(ref, roots))
+        except PolicyError as e:
+            diags += e.diagnostics
+    if diags:
+        _err(render_json(diags) if as_json else render_human(diags))
+        raise typer.Exit(ExitCode.POLICY_ERROR)
+    d = diff_bundles(*bundles)
+    typer.echo(d.render_json() if as_json else d.render_text(), nl=as_json)
+    if not d.identical:
+        raise typer.Exit(ExitCode.FINDINGS)
+
+
+# ------------------------------------------------------------------------------------ fork
+
+
+def fork_cmd(
+    parent: str = typer.Argument(..., help="parent bundle: name or folder"),
+    name: str = typer.Argument(..., help="name of the new fork (lower case, e.g. zhengzhou)"),
+    directory: Path = typer.Option(Path("."), "--dir",
+                                   help="folder to create NAME in (default: current folder)"),
+    title: Optional[str] = typer.Option(None, "--title", help="中文标题 of the fork"),
+    roots: List[Path] = typer.Option(None, "--policy-root", help=ROOTS_HELP),
+) -> None:
+    """Create a fork folder DIR/NAME that extends PARENT and evaluates like it.
+    生成一个继承上级规则包的分支包目录。"""
+    from ..engine.scaffold import scaffold_fork
+
+    extra = list(roots or ())
+    if directory.resolve() not in [Path(r).resolve() for r in extra]:
+        extra.append(directory)  # the new fork's folder is where the parent may live too
+    try:
+        sc = scaffold_fork(parent, name, directory, _roots(extra), title)
+    except PolicyError as e:
+        _err(render_human(e.diagnostics))
+        code = ExitCode.POLICY_ERROR
+        if any(d.loc.file == "<command line>" for d in e.diagnostics):
+            code = ExitCode.DATA_ERROR
+        raise typer.Exit(code)
+    typer.echo(f"created fork `{name}` of `{sc.parent}` in {sc.path} (extends: {sc.extends})")
+    for f in sc.files:
+        typer.echo(f"  {f.relative_to(sc.path.parent)}")
+    typer.echo(f"next: policy check {name} --policy-root {directory}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the authoring commands to the ``policy`` app."""
     app.command("fmt")(fmt_cmd)
+    app.command("diff")(diff_cmd)
+    app.command("fork")(fork_cmd)
