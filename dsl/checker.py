@@ -297,6 +297,12 @@ class Checker:
                 return T.DATE
             if lt.kind == "text" and rt.kind == "text":
                 return T.TEXT
+            if lt.kind == "list" and rt.kind == "list":
+                u = T.unify(lt, rt)
+                if u is None:
+                    self.err("E027", f"cannot join {lt} and {rt}: the items differ", e.loc)
+                    return T.ANY
+                return u
         if op == "-":
             if lt.kind == "date" and rt.kind == "duration":
                 return T.DATE
