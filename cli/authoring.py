@@ -142,6 +142,30 @@ def diff_cmd(
         raise typer.Exit(ExitCode.FINDINGS)
 
 
+# ------------------------------------------------------------------------------------- doc
+
+
+def doc_cmd(
+    bundle: str = typer.Argument(..., help="bundle name or folder"),
+    out: Path = typer.Option(..., "--out", "-o", help="folder to write the rulebook into"),
+    fmt: str = typer.Option("md", "--format", "-f", help="md | html"),
+    roots: List[Path] = typer.Option(None, "--policy-root", help=ROOTS_HELP),
+) -> None:
+    """Render the bundle as a readable rulebook in Chinese (Markdown or one HTML page).
+    生成规则手册：规则、条款、参数取值表、结果等级、与上级规则包的差异。"""
+    from ..engine.doc import FORMATS, write_rulebook
+
+    if fmt not in FORMATS:
+        _usage(f"unknown format `{fmt}`", "use one of: " + ", ".join(FORMATS))
+    try:
+        b = _load(bundle, roots)
+        path = write_rulebook(b, out, fmt, _roots(roots))
+    except PolicyError as e:
+        _err(render_human(e.diagnostics))
+        raise typer.Exit(ExitCode.POLICY_ERROR)
+    typer.echo(f"wrote {path}")
+
+
 # ------------------------------------------------------------------------------------ fork
 
 
@@ -177,5 +201,6 @@ def fork_cmd(
 def register(app: typer.Typer) -> None:
     """Add the authoring commands to the ``policy`` app."""
     app.command("fmt")(fmt_cmd)
+    app.command("doc")(doc_cmd)
     app.command("diff")(diff_cmd)
     app.command("fork")(fork_cmd)
