@@ -46,7 +46,8 @@ Report context (every date is ISO text)::
             + department: the group (``部门未注明`` when no record says)
             + department_from: the collection it was read from (the finding's own, a referred
               one such as ``items``, or None)
-            + record: the entity record's fields as read (``{}`` when not found)
+            + record: the entity record's fields as read (``{}`` when not found; for a nested
+              key ``case/part`` the record of ``case``)
             + refs: {collection: record} for records the entity refers to by key field
               (a case's ``item_code`` → the item; an evaluation's ``case_id`` → the case)
 
@@ -219,9 +220,17 @@ class RecordIndex:
         self.ref_fields = {kf: c for c, kf in sorted(self.keys.items())}
 
     def get(self, coll: str | None, key: str) -> dict | None:
+        """The record of ``coll`` with this key. A rule with nested ``for``s keys its findings
+        ``outer/inner`` (``HN2024120032/s[0]``): the longest ``/``-prefix that is a key wins."""
         if coll is None:
             return None
-        return self.by_coll.get(coll, {}).get(str(key))
+        d = self.by_coll.get(coll, {})
+        k = str(key)
+        while True:
+            r = d.get(k)
+            if r is not None or "/" not in k:
+                return r
+            k = k.rsplit("/", 1)[0]
 
     def refs(self, coll: str | None, rec: dict | None) -> dict[str, dict]:
         out: dict[str, dict] = {}
