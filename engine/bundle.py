@@ -502,7 +502,8 @@ def load_bundle(ref: str | Path, roots: tuple[Path, ...] | None = None) -> Bundl
     for p, man in chain_paths:
         acc.sources.append(p / MANIFEST)
         layers.append(_apply_layer(p, man, acc, diags))
-    if not acc.levels:
+    # (not when a levels.yaml exists but failed to load: its own error says why)
+    if not acc.levels and not any(Path(d.loc.file).name == "levels.yaml" for d in diags):
         diags.append(Diagnostic("E005", "no outcome levels are defined (levels.yaml)",
                                 chain_paths[0][1].loc(())))
     if diags:
