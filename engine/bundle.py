@@ -196,7 +196,9 @@ def find_bundle(ref: str | Path, roots: tuple[Path, ...], loc: Loc | None = None
     ref_s = str(ref)
     cands = []
     looks_like_path = "/" in ref_s or "\\" in ref_s or ref_s.startswith(".")
-    if looks_like_path or Path(ref_s).is_dir():
+    # a bare name is a folder of the current directory only on the command line (base is None);
+    # in `extends` (base given) it is looked up in the policy roots
+    if looks_like_path or (base is None and Path(ref_s).is_dir()):
         p = (base / ref_s) if base is not None and not Path(ref_s).is_absolute() else Path(ref_s)
         cands.append(p.resolve())
     else:
