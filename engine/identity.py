@@ -33,7 +33,7 @@ Masking (C10)
     * Landline: the area code and the last 2 digits of the local number are kept, every other
       digit — including an extension — becomes ``*``: ``0371-******78``.
     * :func:`mask_text` finds numbers inside free text. A candidate is a run that is not
-      preceded or followed by an ASCII letter, a digit or ``_`` (Chinese characters and
+      preceded or followed by an ASCII letter, a digit, ``_`` or ``*`` (Chinese characters and
       punctuation are boundaries), so a digit run that is part of a longer number, or a code like
       ``AB13812345678``, is left alone. An 18-character candidate (17 digits + digit/``X``) is
       masked when its check digit is valid **or** its birth-date part is a real date in
@@ -305,8 +305,9 @@ def mask_phone(s: str) -> str:
 # Full-width ASCII forms (U+FF01–U+FF5E, e.g. ``１３８``, ``（``, ``＋``) map one-to-one to ASCII, so
 # free text is searched in its half-width form and masked at the same positions.
 _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
-_B_BEFORE = r"(?<![0-9A-Za-z_])"
-_B_AFTER = r"(?![0-9A-Za-z_])"
+# '*' blocks too, so that text already masked is left as it is (mask_text is idempotent).
+_B_BEFORE = r"(?<![0-9A-Za-z_*])"
+_B_AFTER = r"(?![0-9A-Za-z_*])"
 _ID_CANDIDATE = re.compile(rf"{_B_BEFORE}(?:[0-9]{{17}}[0-9Xx]|[0-9]{{15}}){_B_AFTER}")
 _MOBILE_CANDIDATE = re.compile(
     rf"{_B_BEFORE}(?:(?:\+86|0086|86)[- ]?)?1[3-9][0-9](?:[- ]?[0-9]{{4}}){{2}}{_B_AFTER}")

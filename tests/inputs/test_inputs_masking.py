@@ -66,6 +66,13 @@ def test_mask_text_word_boundaries():
     assert mask_text("(13812345678)") == "(138****5678)"
 
 
+def test_mask_text_is_idempotent_on_overlapping_candidates():
+    # found by Hypothesis: after masking the mobile, `0300-1000000` must not become a landline
+    once = mask_text("13000000300-1000000")
+    assert once == "130****0300-1000000"
+    assert mask_text(once) == once
+
+
 def test_mask_text_full_width():
     assert mask_text("手机１３８１２３４５６７８") == "手机１３８****５６７８"
     assert mask_text("（０３７１）１２３４５６７８") == "（０３７１）******７８"
