@@ -58,9 +58,9 @@ __all__ = [
     "load_calendar",
     "shipped_calendar_dir",
     "WARN_DAYS",
+    "clear_calendar_cache",
 ]
 
-date = _dt.date
 Pause = Tuple[_dt.date, Optional[_dt.date]]
 """A clock pause ``(P, R)``: the working days in ``(P, R]`` do not count; ``R is None`` = open."""
 
@@ -73,8 +73,6 @@ their make-up days, which the new year's notice announces)."""
 
 MAX_BLOCK_DAYS = 31
 """A longer holiday block is taken for a typo (e.g. a wrong month)."""
-
-_WEEKDAY_ZH = "一二三四五六日"
 
 
 # --------------------------------------------------------------------------------------------
