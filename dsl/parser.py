@@ -393,7 +393,10 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str, line0=0, col0=0) -
         loc = Loc(loc.file, loc.line, loc.col, loc.line if end else 0, end)
         return PolicyError([Diagnostic("E020", msg, loc, hint)])
     if isinstance(exc, UnexpectedCharacters):
-        ch = text.splitlines()[exc.line - 1][exc.column - 1] if exc.line - 1 < len(text.splitlines()) else "?"
+        # Lark counts lines by "\n" only; str.splitlines also breaks at "\r", "\f", "\u2028" …
+        lines = text.split("\n")
+        src = lines[exc.line - 1] if 0 < exc.line <= len(lines) else ""
+        ch = src[exc.column - 1] if 0 < exc.column <= len(src) else "?"
         hint = "expected " + _describe(exc.allowed) if exc.allowed else ""
         if ch in "“”‘’，：；（）":
             hint = "this is a full-width (Chinese) punctuation mark; use the ASCII one"
