@@ -10,7 +10,8 @@ responsible unit (default ``department``, RULEBOOK HN-ESUP-11 "按部门"). Outp
 - :func:`render_report` — text: the context rendered by the template ``NAME.FORMAT.j2``
   (``bulletin.md.j2``, ``bulletin.html.j2``) found in the bundle's ``templates/`` folders, most
   specific bundle first (:attr:`Bundle.template_dirs`), so a fork overrides a parent's template
-  by shipping a file of the same name;
+  by shipping a file of the same name — whole, or by ``{% extends "henan/bulletin.md.j2" %}``
+  (``BUNDLE/file`` names one bundle's file) and redefining some of its blocks;
 - :func:`report` — both in one call.
 
 Templates are policy data, so they run in a :class:`jinja2.sandbox.SandboxedEnvironment` with
@@ -389,9 +390,30 @@ def available_templates(template_dirs: Sequence[Path], fmt: str | None = None) -
 _NAME_RE = re.compile(r"^[A-Za-z0-9_\-\u4e00-\u9fff]+$")
 
 
-def _environment(template_dirs: Sequence[Path], fmt: str) -> SandboxedEnvironment:
+def _loader(template_dirs: Sequence[Path], layers: Mapping[str, Path]) -> jinja2.BaseLoader:
+    """Plain names resolve most specific bundle first; ``LAYER/name`` names one bundle's file,
+    so a fork's template can ``{% extends "henan/bulletin.md.j2" %}`` and override blocks."""
+    plain = jinja2.FileSystemLoader([str(d) for d in template_dirs], encoding="utf-8")
+    if not layers:
+        return plain
+    per_layer = {n: jinja2.FileSystemLoader(str(d), encoding="utf-8") for n, d in layers.items()}
+    return jinja2.ChoiceLoader([jinja2.PrefixLoader(per_layer, delimiter="/"), plain])
+
+
+def _layer_template_dirs(bundle) -> dict[str, Path]:
+    dirs = {Path(d) for d in bundle.template_dirs}
+    out = {}
+    for layer in getattr(bundle, "chain", ()):
+        d = Path(layer.path) / "templates"
+        if d in dirs:
+            out[layer.name] = d
+    return out
+
+
+def _environment(template_dirs: Sequence[Path], fmt: str,
+                 layers: Mapping[str, Path] | None = None) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader([str(d) for d in template_dirs], encoding="utf-8"),
+        loader=_loader(template_dirs, layers or {}),
         autoescape=(fmt == "html"),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -461,7 +483,7 @@ def render_report(program_or_bundle, context: Mapping, template: str = "bulletin
     bundle = getattr(program_or_bundle, "bundle", program_or_bundle)
     dirs = tuple(bundle.template_dirs)
     path = find_template(dirs, template, fmt, bundle.name)
-    env = _environment(dirs, fmt)
+    env = _environment(dirs, fmt, _layer_template_dirs(bundle))
     try:
         tpl = env.get_template(path.name)
         return tpl.render(**dict(context))

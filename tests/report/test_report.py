@@ -259,6 +259,22 @@ def test_fork_overrides_the_template(fork):
     assert "<h2>四、工作要求</h2>" in html
 
 
+def test_fork_template_can_extend_the_parent_and_override_one_block(tmp_path):
+    child = _tmp_fork(tmp_path, '{% extends "henan/bulletin.md.j2" %}\n'
+                                "{% block requirements %}\n## 四、工作要求\n\n分支自己的工作要求。\n"
+                                "{% endblock %}\n")
+    text, _ = report(child, load_facts(), AS_OF, "2025-Q2")
+    assert text.startswith("# 关于2025年第二季度政务服务电子监察红黄牌情况的通报")
+    assert "### （一）市场监督管理局：红牌 3 张" in text  # the parent's blocks
+    assert "分支自己的工作要求。" in text
+    assert "从源头上减少红黄牌" not in text  # the parent's requirements block was replaced
+    html_child = _tmp_fork(tmp_path / "h", '{% extends "henan/bulletin.html.j2" %}'
+                           "{% block requirements %}<h2>四、工作要求</h2><p>分支</p>{% endblock %}",
+                           name="bulletin.html.j2")
+    html, _ = report(html_child, load_facts(), AS_OF, "2025-Q2", fmt="html")
+    assert "<p>分支</p>" in html and "<svg" in html and "http" not in html.lower()
+
+
 def test_unknown_template_is_a_clear_error(henan):
     with pytest.raises(TemplateNotFoundError) as e:
         report(henan, load_facts(), AS_OF, "2025-Q2", template="bulletn")
