@@ -319,6 +319,9 @@ class _Gen:
         if isinstance(e, A.Binary):
             return self.binary(e, scope)
         if isinstance(e, A.IsMissing):
+            if isinstance(e.operand, (A.Lit, A.ListLit)):  # constant; `3 is None` makes Python warn
+                missing = isinstance(e.operand, A.Lit) and e.operand.value is None
+                return repr(missing != e.negated)
             return f"({self.expr(e.operand, scope)} is {'not ' if e.negated else ''}None)"
         if isinstance(e, A.If):
             return (f"({self.expr(e.then, scope)} if {self.expr(e.cond, scope)} "
