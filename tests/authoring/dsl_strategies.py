@@ -19,11 +19,13 @@ KEYWORDS = {"rule", "cites", "title", "for", "key", "ref", "let", "require", "wh
 UNIT_WORDS = {"workdays", "workday", "工作日", "days", "day", "日", "天", "months", "month", "个月",
               "years", "year", "年"}
 
-_ASCII_NAMES = st.from_regex(r"[a-z_][a-z0-9_]{0,7}", fullmatch=True)
-_ZH_NAMES = st.lists(st.sampled_from("期限办件受理材料时限评价部门监督员补正告知预警红牌数量"),
-                     min_size=1, max_size=4).map("".join)
-NAMES = st.one_of(_ASCII_NAMES, _ZH_NAMES).filter(
-    lambda s: s not in KEYWORDS and s not in UNIT_WORDS and not s[0].isdigit())
+# identifiers: a fixed pool keeps generation cheap (ASCII, Chinese, mixed, underscores, digits)
+NAME_POOL = ["c", "x", "limit", "due_on", "_tmp", "a1", "cases", "param", "as_of", "items",
+             "期限", "办件", "受理日", "补正告知", "监督员", "时限2", "预警_日", "x期限", "日期",
+             "年龄", "天数", "工作日数"]
+assert not (set(NAME_POOL) & (KEYWORDS | UNIT_WORDS))
+NAMES = st.sampled_from(NAME_POOL)
+_ZH_NAMES = st.sampled_from([n for n in NAME_POOL if not n.isascii()])
 
 # text inside string literals: ASCII, Chinese, spaces, quotes, backslashes, '#', braces, \n, \t
 _TEXT_CHARS = st.sampled_from(list("abcXYZ 019中文办件“”（），。#\"\\{}\n\t$%'"))
@@ -48,7 +50,7 @@ def literals(texts=TEXTS):
     )
 
 
-def expressions(texts=TEXTS, max_leaves: int = 12):
+def expressions(texts=TEXTS, max_leaves: int = 8):
     """Random expressions; ``texts`` draws string literal values."""
     leaves = st.one_of(literals(texts), NAMES.map(A.Name))
 
@@ -82,15 +84,16 @@ def templates(draw):
             else:
                 parts.append(t)
         else:
-            parts.append(draw(expressions(HOLE_TEXTS, max_leaves=5)))
+            parts.append(draw(expressions(HOLE_TEXTS, max_leaves=4)))
     return A.Template(tuple(parts))
 
 
-RULE_IDS = st.one_of(
-    st.from_regex(r"[A-Z]{1,4}(-[A-Z0-9]{1,4}){0,2}(\.[0-9][a-z]?)?(/[a-z]{1,4})?", fullmatch=True),
-    _ZH_NAMES.map(lambda s: s + "-1"),
-).filter(lambda s: s not in KEYWORDS)
-CLAUSES = st.one_of(RULE_IDS, TEXTS.filter(lambda s: "\n" not in s or True))
+RULE_IDS = st.builds(
+    lambda p, n, s: p + n + s,
+    st.sampled_from(["HN-ESUP-", "T-", "LA-SEL-", "规则-", "X", "PDS-R"]),
+    st.sampled_from(["1", "8.1b", "8.10", "7", "2c"]),
+    st.sampled_from(["", "/red", "-warning", ".a", "/预警"]))
+CLAUSES = st.one_of(RULE_IDS, TEXTS, st.sampled_from(["for", "in", "第八条（一）", "a b"]))
 
 
 def steps():
@@ -112,7 +115,7 @@ rules = st.builds(
     id=RULE_IDS,
     cites=st.lists(CLAUSES.map(A.ClauseRef), min_size=1, max_size=3).map(tuple),
     title=optional(TEXTS),
-    steps=st.lists(steps(), max_size=5).map(tuple),
+    steps=st.lists(steps(), max_size=4).map(tuple),
     levels=st.lists(NAMES.map(A.LevelRef), min_size=1, max_size=3).map(tuple),
     on=expressions(),
     resolved=optional(expressions()),

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +22,8 @@ from govsup.dsl.parser import parse_module
 
 from .dsl_strategies import modules
 
-SETTINGS = settings(max_examples=150, deadline=None,
+# a quick run by default; GOVSUP_FMT_EXAMPLES=3000 for a long hunt
+SETTINGS = settings(max_examples=int(os.environ.get("GOVSUP_FMT_EXAMPLES", "60")), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
