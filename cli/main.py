@@ -257,8 +257,11 @@ def schema_cmd(
 
     out.mkdir(parents=True, exist_ok=True)
     for kind in schema_kinds():
+        # the written file's own name as `$id`: editors (VS Code's YAML extension) resolve the
+        # schema's `#/$defs/...` references against the file, not against an unfetchable URI
+        sch = dict(schema(kind), **{"$id": f"{kind}.schema.json"})
         (out / f"{kind}.schema.json").write_text(
-            json.dumps(schema(kind), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            json.dumps(sch, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     (out / "evaluation.schema.json").write_text(
         json.dumps(Evaluation.model_json_schema(), ensure_ascii=False, indent=2) + "\n",
         encoding="utf-8")
