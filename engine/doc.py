@@ -144,6 +144,7 @@ def build_context(bundle: Bundle, roots: tuple[Path, ...] | None = None,
             "file": Path(rule.loc.file).name, "source": _rule_source(rule),
         })
     params = []
+    by_name: dict[str, dict] = {}
     for name in sorted(bundle.params):
         p = bundle.params[name]
         unit = UNIT_NAMES.get(p.unit, p.unit)
@@ -157,6 +158,12 @@ def build_context(bundle: Bundle, roots: tuple[Path, ...] | None = None,
                         "source": v.source, "reference": p.reference, "origin": v.origin}
                        for v in p.values],
         })
+        by_name[name] = params[-1]
+    for rules in rules_by_layer.values():  # each rule shows the dated values of its parameters
+        for r in rules:
+            for rp in r["params"]:
+                rp["entries"] = by_name.get(rp["name"], {}).get("entries", [])
+                rp["unit"] = by_name.get(rp["name"], {}).get("unit", "")
     levels = [{"key": lv.key, "name": lv.name, "severity": lv.severity,
                "description": lv.description, "defined_in": lv.defined_in}
               for lv in sorted(bundle.levels.values(), key=lambda x: x.severity)]

@@ -31,6 +31,7 @@ def test_markdown_rulebook_of_a_fork(roots, run, tmp_path):
     # parameters: a table of dated values with source, reference and who set it
     assert "| 2 | 2019-01-01 | 所剩时限小于等于2个工作日 | 分〔2025〕2号第二条 | `mini` |" in md
     assert "| 3 | 2025-01-01 | 所剩时限小于等于3个工作日 | 分〔2025〕2号第二条 | `minifork` |" in md
+    assert "#### T-1/warn" not in md  # disabled in the fork: listed under 停用的规则
     # levels, documents of every layer
     assert "| `notice` | 提示 | 10 |" in md
     assert "最小测试文件" in md and "分支测试文件" in md
@@ -49,6 +50,10 @@ def test_root_bundle_has_no_difference_section(roots, run, tmp_path):
     assert r.exit_code == 0
     md = (tmp_path / "index.md").read_text(encoding="utf-8")
     assert "与上级规则包的差异" not in md and "T-1/warn" in md
+    # the rule's own section has a table of its parameters' dated values
+    rule = md.split("#### T-1/warn 预警", 1)[1].split("```", 1)[0]
+    assert ("| [warn_days](#param-warn_days) 预警阈值 | 2 工作日 | 2019-01-01 | "
+            "所剩时限小于等于2个工作日 |  | `mini` |") in rule
 
 
 class _Collect(HTMLParser):
