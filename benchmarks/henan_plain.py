@@ -294,10 +294,7 @@ class PlainHenan:
             kinds = P.get("special_procedure_kinds")
             pp = ([(s["started_on"], _end(s.get("completed_on"), as_of))
                    for s in c["special_procedures"] if s["kind"] in kinds] if clock else [])
-            pauses = cp if not pp else pp if not cp else None
-            if pauses is None:
-                gap(rule, cid, "pauses", title)
-                continue
+            pauses = cp + pp  # overlapping pauses count once (C7)
             try:
                 limit = self.cal.deadline(accepted, promised, pauses)
             except Exception as exc:
