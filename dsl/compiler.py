@@ -177,13 +177,14 @@ def interpret_rule(cr: CheckedRule, rt: R.Runtime, colls: dict, sink, explain: b
         st = steps[i]
         if isinstance(st, A.For):
             xs = it.ev(st.source, env) or []
+            before = rt.provisional  # what one record touched must not mark its siblings
             for idx, x in enumerate(xs):
+                rt.provisional = before
                 env2 = dict(env)
                 env2[st.var] = x
                 kp = keyparts + [_key_part(cr, len(keyparts), st, x, idx)]
                 tr = list(trace)
                 if not first_for_done:
-                    rt.provisional = False
                     it.ref = rt.as_of
                     if rule.ref is not None:
                         try:  # as in the compiled code: a ref that cannot be computed is as_of
@@ -384,19 +385,29 @@ class _Gen:
         cr = self.cr
         rule = cr.rule
         steps = rule.steps
+        if not in_loop:  # the first statement too (even a `for`) runs under the handlers
+            self.emit("for _once in (0,):", depth)
+            self.emit("try:", depth + 1)
+            self.gen(i, depth + 2, scope, keyparts, True)
+            self._handlers(depth + 1, keyparts)
+            return
         if i < len(steps) and isinstance(steps[i], A.For):
             st = steps[i]
             first = not keyparts
             v = self.var(st.var)
             idx = self.fresh("i")
             src = self.expr(st.source, scope)
-            self.emit(f"for {idx}, {v} in enumerate({src} or ()):", depth)
+            xs, pv = self.fresh("xs"), self.fresh("pv")
+            self.emit(f"{xs} = {src}", depth)
+            self.emit(f"{pv} = rt.provisional", depth)
+            self.emit(f"for {idx}, {v} in enumerate({xs} or ()):", depth)
             d = depth + 1
             scope = dict(scope)
             scope[st.var] = v
             kp = self.fresh("k")
+            # what one record touched must not mark its siblings provisional
+            self.emit(f"rt.provisional = {pv}", d)
             if first:
-                self.emit("rt.provisional = False", d)
                 if rule.ref is not None:
                     r = self.fresh("r")
                     self.emit("try:", d)
@@ -415,12 +426,6 @@ class _Gen:
             self.emit("try:", d)
             self.gen(i + 1, d + 1, scope, keyparts, True)
             self._handlers(d, keyparts)
-            return
-        if not in_loop:
-            self.emit("for _once in (0,):", depth)
-            self.emit("try:", depth + 1)
-            self.gen(i, depth + 2, scope, keyparts, True)
-            self._handlers(depth + 1, keyparts)
             return
         key_expr = " + '/' + ".join(keyparts) if keyparts else repr(rule.id)
         if i < len(steps):
