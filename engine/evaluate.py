@@ -164,6 +164,35 @@ class Program:
         if w is not None:
             warnings.append(w.message)
         colls = self.read_facts(facts, summary, rejected, warnings)
+        return self._run(colls, as_of, cal, summary, rejected, warnings, explain, interpret)
+
+    def evaluate_typed(self, colls: Mapping[str, list[dict]], as_of: _dt.date, *,
+                       explain: bool = False, fallback_weekdays: bool = False,
+                       interpret: bool = False) -> Evaluation:
+        """Evaluate records that are already validated and typed — what :meth:`read_facts`
+        returns — without validating them again (benchmarks, callers that keep typed records).
+        Every record counts as read and evaluated."""
+        summary = Summary()
+        warnings: list[str] = []
+        cal = self.calendar(fallback_weekdays)
+        w = cal.coverage_warning(as_of)
+        if w is not None:
+            warnings.append(w.message)
+        out: dict[str, list[dict]] = {}
+        for coll in sorted(colls):
+            recs = list(colls[coll])
+            cc = summary.by_collection.setdefault(coll, CollectionCount())
+            cc.read = cc.evaluated = len(recs)
+            summary.read += len(recs)
+            summary.evaluated += len(recs)
+            out[coll] = recs
+        for coll in self.bundle.entities:
+            out.setdefault(coll, [])
+        return self._run(out, as_of, cal, summary, [], warnings, explain, interpret)
+
+    def _run(self, colls: dict[str, list[dict]], as_of: _dt.date, cal: Calendar,
+             summary: Summary, rejected: list[RejectedRecord], warnings: list[str],
+             explain: bool, interpret: bool) -> Evaluation:
         sink = _Collect(self, as_of, explain)
         rt = Runtime(as_of=as_of, calendar=cal, params=self.bundle.params,
                      indexes=self.indexes(colls))
