@@ -414,6 +414,10 @@ def _apply_layer(layer_path: Path, man: Located, acc: _Acc, diags: list) -> Laye
                     diags.append(Diagnostic("E031", f"parameter `{pname}`: {why}", doc.loc(path)))
                 new.append(ParamValue(start, _freeze(value), src, name, doc.loc(path)))
             new.sort(key=lambda x: x.start)
+            for a, b in zip(new, new[1:]):
+                if a.start == b.start:
+                    diags.append(Diagnostic("E013", f"parameter `{pname}` has two values from "
+                                            f"{a.start}", b.loc))
             acc.params[pname] = Param(base.name, base.title, base.type, base.type_t, base.unit,
                                       base.clauses, base.source, o.get("reference", base.reference),
                                       tuple(new), base.defined_in, base.loc, base.items, base.columns)
