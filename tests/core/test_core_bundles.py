@@ -354,3 +354,20 @@ def test_data_gap_level_is_required_by_require(forks_copy):
     diags = _errors("root", forks_copy)
     assert [(d.code, d.message) for d in diags] == [
         ("E024", "rules use `require` but the bundle defines no `data_gap` level")]
+
+
+@pytest.mark.parametrize("bundle,rel,old", [
+    ("root", "root/parameters/p.yaml", "      - {from: 2019-01-01, value: 2}\n"),
+    ("mid", "mid/parameters/p.yaml", "      - {from: 2024-10-01, value: 3}\n"),
+], ids=["parameters", "overrides"])
+def test_two_values_from_the_same_date_is_e013(forks_copy, bundle, rel, old):
+    # in a fork's `overrides: … values:` as well as in `parameters:` (which value would win
+    # would otherwise depend on the order of the list)
+    dup = old.replace("value: 2}", "value: 4}").replace("value: 3}", "value: 4}")
+    assert dup != old
+    path = edit(forks_copy, rel, old, old + dup)
+    diags = _errors(bundle, forks_copy)
+    assert [(d.code, Path(d.loc.file), d.message.split(" has ")[1]) for d in diags] == [
+        ("E013", path, "two values from " + old.split("from: ")[1][:10])]
+    n = path.read_text(encoding="utf-8").splitlines().index(old.rstrip("\n")) + 2
+    assert diags[0].loc.line == n
