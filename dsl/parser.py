@@ -74,6 +74,7 @@ class _ToAst(Transformer):
         self.file = file
         self.line0 = line0  # offsets for expressions parsed out of a message template
         self.col0 = col0
+        self.errors: list = []  # structural errors of every rule (reported together)
 
     # -- locations
     def _loc_tok(self, tok: Token) -> Loc:
@@ -308,7 +309,8 @@ class _ToAst(Transformer):
             if needed not in single:
                 errors.append(Diagnostic("E005", f"rule `{rid_tok}` has no `{needed}`", loc, hint))
         if errors:
-            raise PolicyError(errors)
+            self.errors.extend(errors)
+            return None
         msg = single.get("message", (None,))[0]
         return A.Rule(
             id=str(rid_tok), cites=single["cites"][0], title=title, steps=tuple(steps),
@@ -318,7 +320,7 @@ class _ToAst(Transformer):
             span=self._span(meta), stmt_spans=tuple(spans))
 
     def start(self, c):
-        return list(c)
+        return [r for r in c if r is not None]
 
 
 # Lark names the rule for `lambda` "lambda"; Python cannot, so map it.
@@ -413,11 +415,15 @@ def _run(text: str, file: str, start: str, line0=0, col0=0):
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, file, line0, col0) from None
     try:
-        return _ToAst(file, line0, col0).transform(tree)
+        t = _ToAst(file, line0, col0)
+        out = t.transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, PolicyError):
             raise exc.orig_exc from None
         raise
+    if t.errors:
+        raise PolicyError(t.errors)
+    return out
 
 
 def _parse_expr_at(src: str, file: str, line: int, col: int) -> A.Expr:
