@@ -255,6 +255,7 @@ class _Gen:
         self.names: dict[str, str] = {}
         self.n = 0
         self.lines: list[str] = []
+        self.records: set[str] = set()  # variables bound by `for` to a collection's records
 
     def const(self, v) -> str:
         for i, c in enumerate(self.consts):
@@ -289,7 +290,7 @@ class _Gen:
         if isinstance(e, A.Field):
             if isinstance(e.obj, A.Name) and e.obj.name == "param" and "param" not in scope:
                 return f"rt.param({e.name!r}, _ref)"
-            return f"_get({self.expr(e.obj, scope)}, {e.name!r})"
+            return self.field(e, scope)
         if isinstance(e, A.Index):
             return f"_index({self.expr(e.obj, scope)}, {self.expr(e.index, scope)})"
         if isinstance(e, A.Call):
@@ -333,9 +334,24 @@ class _Gen:
             return "(" + " + ".join(parts or ["''"]) + ")"
         raise TypeError(e)
 
+    def field(self, e: A.Field, scope) -> str:
+        """``obj.name`` as ``R.get`` computes it (a missing obj is an EvalError), inlined."""
+        obj = self.expr(e.obj, scope)
+        if isinstance(e.obj, A.Name) and obj in self.records:
+            return f"{obj}.get({e.name!r})"  # a record of a collection: a dict, never missing
+        if obj.isidentifier():
+            return f"({obj}.get({e.name!r}) if {obj} is not None else _getm({e.name!r}))"
+        t = self.fresh()
+        return f"({t}.get({e.name!r}) if ({t} := {obj}) is not None else _getm({e.name!r}))"
+
     def binary(self, e: A.Binary, scope) -> str:
         op = e.op
         l = self.expr(e.left, scope)
+        if op in ("+", "-") and isinstance(e.right, A.Duration) and e.right.unit in _DATE_OPS:
+            # `date ± duration` as R.arith computes it, without building a Dur
+            amount = (repr(e.right.amount.value) if isinstance(e.right.amount, A.Lit)
+                      else self.expr(e.right.amount, scope))
+            return f"{_DATE_OPS[e.right.unit][op]}(rt, {l}, {amount})"
         r = self.expr(e.right, scope)
         if op == "and":
             return f"(bool({l}) and bool({r}))"
@@ -351,9 +367,9 @@ class _Gen:
         if op in ("<", "<=", ">", ">="):
             return f"({l} {op} {r})" if simple else f"_cmp({op!r}, {l}, {r})"
         if op == "in":
-            return f"_member({l}, {r})"
+            return f"({l} in {r})" if simple else f"_member({l}, {r})"
         if op == "not in":
-            return f"(not _member({l}, {r}))"
+            return f"({l} not in {r})" if simple else f"(not _member({l}, {r}))"
         numeric = lk in ("int", "number") and rk in ("int", "number")
         if simple and numeric and op in ("+", "-", "*"):
             return f"({l} {op} {r})"
@@ -402,6 +418,9 @@ class _Gen:
             self.emit(f"{pv} = rt.provisional", depth)
             self.emit(f"for {idx}, {v} in enumerate({xs} or ()):", depth)
             d = depth + 1
+            if isinstance(st.source, A.Name) and st.source.name not in scope and \
+                    st.source.name != "as_of":
+                self.records.add(v)  # iterating a fact collection: every element is a record
             scope = dict(scope)
             scope[st.var] = v
             kp = self.fresh("k")
@@ -469,6 +488,9 @@ class _Gen:
         return "{" + items + "}"
 
 
+# `date ± N unit` without a Dur object: runtime helpers equal to R.arith(rt, op, d, Dur(N, unit))
+_DATE_OPS = {"workdays": {"+": "_wd_add", "-": "_wd_sub"}, "days": {"+": "_d_add", "-": "_d_sub"}}
+
 _BOOL_OPS = {"and", "or", "==", "!=", "<", "<=", ">", ">=", "in", "not in"}
 
 
@@ -529,6 +551,8 @@ def compile_rule(cr: CheckedRule) -> CompiledRule:
         "K": consts, "B": R.BUILTINS, "Dur": R.Dur, "NotInForce": R.NotInForce,
         "_get": R.get, "_index": R.index, "_lookup": R.b_lookup, "_cmp": R.compare,
         "_member": R.member, "_arith": R.arith, "_txt": _txt, "_nn": _nn, "_reason": _reason,
+        "_getm": R.get_missing, "_wd_add": R.add_workdays_op, "_wd_sub": R.sub_workdays_op,
+        "_d_add": R.add_days_op, "_d_sub": R.sub_days_op,
         "_vals": _vals_compiled,
         "CR": cr,
     }

@@ -93,6 +93,37 @@ def add_dur(rt: Runtime, d: _dt.date, dur: Dur, sign: int = 1) -> _dt.date:
     return _cal.add_years(d, n)
 
 
+# `d ± n unit` specialised for the compiled code: exactly R.arith(rt, op, d, Dur(n, unit)),
+# without building the Dur.
+
+def add_workdays_op(rt: Runtime, d, n):
+    if d is None:
+        raise EvalError("missing operand of `+`")
+    n = n * 1
+    rt.touch(d)
+    return rt.touch(rt.calendar.add_workdays(d, n))
+
+
+def sub_workdays_op(rt: Runtime, d, n):
+    if d is None:
+        raise EvalError("missing operand of `-`")
+    n = n * -1
+    rt.touch(d)
+    return rt.touch(rt.calendar.add_workdays(d, n))
+
+
+def add_days_op(rt: Runtime, d, n):
+    if d is None:
+        raise EvalError("missing operand of `+`")
+    return d + _dt.timedelta(days=n * 1)
+
+
+def sub_days_op(rt: Runtime, d, n):
+    if d is None:
+        raise EvalError("missing operand of `-`")
+    return d + _dt.timedelta(days=n * -1)
+
+
 def arith(rt: Runtime, op: str, a, b):
     if a is None or b is None:
         raise EvalError(f"missing operand of `{op}`")
@@ -160,6 +191,11 @@ def get(rec, name):
     return rec.get(name)
 
 
+def get_missing(name):
+    """What ``get(None, name)`` raises (the compiled code inlines the other case)."""
+    raise EvalError(f"cannot read `{name}` of a missing value")
+
+
 # ------------------------------------------------------------------ builtins
 
 
@@ -174,11 +210,17 @@ def b_count(rt, xs, f=None):
 
 
 def b_any(rt, xs, f):
-    return any(f(x) for x in xs)
+    for x in xs:
+        if f(x):
+            return True
+    return False
 
 
 def b_all(rt, xs, f):
-    return all(f(x) for x in xs)
+    for x in xs:
+        if not f(x):
+            return False
+    return True
 
 
 def b_filter(rt, xs, f):

@@ -88,6 +88,6 @@ def test_generated_code_of_a_rule_is_golden():
     # no policy text is pasted into the code: DSL names become generated identifiers (v0, …)
     for name in ("c", "limit", "pauses", "x"):
         assert re.search(rf"(?<!['\w]){name}(?![\w'])", src) is None, name
-    assert "v0" in src and "_get(v0, 'completed_on')" in src
+    assert "v0" in src and "v0.get('completed_on')" in src
     compile(src, "<golden>", "exec")
     assert_golden("compiled_mini_T-1_red.py.txt", src)
