@@ -541,6 +541,41 @@ def _vals_compiled(cr: CheckedRule, rt, env: dict) -> dict:
     return vals
 
 
+def _field_path(e) -> tuple | None:
+    """(root name, field names) of ``a.b.c``; None for anything else (or a `param.` read)."""
+    names = []
+    while isinstance(e, A.Field):
+        names.append(e.name)
+        e = e.obj
+    if not isinstance(e, A.Name) or e.name == "param" or not names:
+        return None
+    return e.name, tuple(reversed(names))
+
+
+def _vals_maker(cr: CheckedRule) -> Callable:
+    """``_vals_compiled`` for one rule, with its value paths (field chains) read directly.
+
+    Reading ``a.b.c`` as the interpreter does with an empty fact scope: a root not bound by the
+    rule, a missing value on the way or a value without fields gives missing (None)."""
+    paths = [(label, _field_path(expr)) for label, expr in cr.values]
+    if any(p is None for _, p in paths):
+        return _vals_compiled
+    lets = cr.let_names
+
+    def vals(_cr, rt, env: dict) -> dict:
+        out = {name: env[name] for name in lets if name in env}
+        for label, (root, names) in paths:
+            v = env.get(root)
+            try:
+                for n in names:
+                    v = None if v is None else v.get(n)
+            except Exception:
+                v = None
+            out[label] = v
+        return out
+    return vals
+
+
 def compile_rule(cr: CheckedRule) -> CompiledRule:
     g = _Gen(cr)
     src = g.build()
@@ -553,7 +588,7 @@ def compile_rule(cr: CheckedRule) -> CompiledRule:
         "_member": R.member, "_arith": R.arith, "_txt": _txt, "_nn": _nn, "_reason": _reason,
         "_getm": R.get_missing, "_wd_add": R.add_workdays_op, "_wd_sub": R.sub_workdays_op,
         "_d_add": R.add_days_op, "_d_sub": R.sub_days_op,
-        "_vals": _vals_compiled,
+        "_vals": _vals_maker(cr),
         "CR": cr,
     }
     code = compile(src, f"<rule {cr.rule.id}>", "exec")

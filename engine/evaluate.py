@@ -39,6 +39,16 @@ class _Collect:
         self.as_of = as_of
         self.raw: list[Finding] = []
         self.traces: list[TraceEntry] | None = [] if explain else None
+        self._rules: dict[str, tuple] = {}
+
+    def _rule_info(self, cr: CheckedRule) -> tuple:
+        rule = cr.rule
+        info = self._rules.get(rule.id)
+        if info is None:
+            b = self.p.bundle
+            info = self._rules[rule.id] = (rule.id, tuple(c.id for c in rule.cites),
+                                           b.rule_origin.get(rule.id, b.name))
+        return info
 
     def _add(self, cr: CheckedRule, level_key: str, key: str, on, resolved, values, message,
              provisional):
@@ -47,13 +57,13 @@ class _Collect:
         lv = self.p.bundle.levels[level_key]
         if resolved is not None and resolved > self.as_of:
             resolved = None
-        rule = cr.rule
-        self.raw.append(Finding(
-            rule=rule.id, clauses=[c.id for c in rule.cites], level=lv.key, level_name=lv.name,
+        rule_id, clauses, origin = self._rule_info(cr)
+        # every field is built here with its declared type: no validation needed
+        self.raw.append(Finding.model_construct(
+            rule=rule_id, clauses=list(clauses), level=lv.key, level_name=lv.name,
             severity=lv.severity, collection=cr.collection, key=key, triggered_on=on,
             status="resolved" if resolved is not None else "open", resolved_on=resolved,
-            message=message, provisional=bool(provisional),
-            bundle=self.p.bundle.rule_origin.get(rule.id, self.p.bundle.name),
+            message=message, provisional=bool(provisional), bundle=origin,
             values=to_json_value(values)))
 
     def finding(self, cr, key, on, resolved, values, message, provisional):
@@ -79,6 +89,35 @@ class _Collect:
 def finding_sort_key(f: Finding) -> tuple:
     return (f.triggered_on, f.rule, f.key, -f.severity, f.level, f.message,
             json.dumps(f.values, sort_keys=True, ensure_ascii=False))
+
+
+def _primary_key(f: Finding) -> tuple:
+    return (f.triggered_on, f.rule, f.key, -f.severity, f.level, f.message)
+
+
+def _values_key(f: Finding) -> str:
+    return json.dumps(f.values, sort_keys=True, ensure_ascii=False)
+
+
+def sort_findings(findings: Iterable[Finding], prefix=None) -> list[Finding]:
+    """``sorted(findings, key=lambda f: prefix(f) + finding_sort_key(f))`` (``prefix`` optional),
+    serialising the values only to break ties between findings that agree on everything else."""
+    if prefix is None:
+        out = sorted(findings, key=_primary_key)
+        key = _primary_key
+    else:
+        out = sorted(findings, key=lambda f: prefix(f) + _primary_key(f))
+        key = lambda f: prefix(f) + _primary_key(f)  # noqa: E731
+    i, n = 0, len(out)
+    while i < n:
+        k = key(out[i])
+        j = i + 1
+        while j < n and key(out[j]) == k:
+            j += 1
+        if j - i > 1:
+            out[i:j] = sorted(out[i:j], key=_values_key)
+        i = j
+    return out
 
 
 @dataclass(frozen=True)
@@ -201,7 +240,7 @@ class Program:
                 interpret_rule(cr.checked, rt, colls, sink, explain=explain)
             else:
                 cr.run(rt, colls, sink)
-        findings = sorted(sink.raw, key=finding_sort_key)
+        findings = sort_findings(sink.raw)
         summary.findings = len(findings)
         by_level: dict[str, int] = {}
         for f in findings:

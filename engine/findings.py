@@ -82,6 +82,24 @@ class Evaluation(BaseModel):
 
 def to_json_value(v: Any) -> Any:
     """Plain JSON for the values of a finding (dates as ISO text; pauses, durations as text)."""
+    t = type(v)  # fast paths for the exact types records are made of; same results as below
+    if t is str or t is int or t is bool or v is None:
+        return v
+    if t is dict:
+        try:
+            ks = sorted(v)
+        except TypeError:
+            ks = None
+        if ks is not None and all(type(k) is str for k in ks):
+            return {k: to_json_value(v[k]) for k in ks}
+    elif t is list:
+        return [to_json_value(x) for x in v]
+    elif t is _dt.date:
+        return v.isoformat()
+    return _to_json_value(v)
+
+
+def _to_json_value(v: Any) -> Any:
     if v is None or isinstance(v, (bool, int, str)):
         return v
     if isinstance(v, float):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import IO, Iterable, Iterator
 
 from .bundle import load_bundle, policy_roots
-from .evaluate import Program, _Collect, finding_sort_key, prepare
+from .evaluate import Program, _Collect, prepare, sort_findings
 from .findings import CollectionCount, RejectedRecord, Summary
 from .inputs import Record, Rejected, read_file, read_jsonl_lines
 from .render import _dumps
@@ -111,7 +111,7 @@ def _run_chunk(args) -> tuple[list[str], list[RejectedRecord], int, int, dict]:
     if ek:
         for i, r in enumerate(recs):
             keypos.setdefault(str(r.get(ek)), i)
-    findings = sorted(sink.raw, key=lambda f: (keypos.get(f.key.split("/")[0], 0),) + finding_sort_key(f))
+    findings = sort_findings(sink.raw, lambda f: (keypos.get(f.key.split("/")[0], 0),))
     by_level: dict = {}
     out = []
     for f in findings:
