@@ -353,10 +353,10 @@ class _Gen:
                       else self.expr(e.right.amount, scope))
             return f"{_DATE_OPS[e.right.unit][op]}(rt, {l}, {amount})"
         r = self.expr(e.right, scope)
-        if op == "and":
-            return f"(bool({l}) and bool({r}))"
-        if op == "or":
-            return f"(bool({l}) or bool({r}))"
+        if op in ("and", "or"):
+            if _is_bool(e.left) and _is_bool(e.right):  # already True/False: no bool() needed
+                return f"({l} {op} {r})"
+            return f"(bool({l}) {op} bool({r}))"
         if op == "??":
             t = self.fresh()
             return f"({t} if ({t} := {l}) is not None else {r})"
@@ -492,6 +492,19 @@ class _Gen:
 _DATE_OPS = {"workdays": {"+": "_wd_add", "-": "_wd_sub"}, "days": {"+": "_d_add", "-": "_d_sub"}}
 
 _BOOL_OPS = {"and", "or", "==", "!=", "<", "<=", ">", ">=", "in", "not in"}
+
+_BOOL_CALLS = {"any", "all", "is_blank", "contains", "starts_with"}
+
+
+def _is_bool(e) -> bool:
+    """Expressions whose value is always True or False."""
+    if isinstance(e, A.Lit):
+        return isinstance(e.value, bool)
+    if isinstance(e, A.Binary):
+        return e.op in _BOOL_OPS and e.op != "??"
+    if isinstance(e, A.Call):
+        return e.func in _BOOL_CALLS
+    return isinstance(e, A.IsMissing) or (isinstance(e, A.Unary) and e.op == "not")
 
 
 def _never_missing(e) -> bool:

@@ -64,7 +64,7 @@ class _Collect:
             severity=lv.severity, collection=cr.collection, key=key, triggered_on=on,
             status="resolved" if resolved is not None else "open", resolved_on=resolved,
             message=message, provisional=bool(provisional), bundle=origin,
-            values=to_json_value(values)))
+            values=to_json_value(values, {})))
 
     def finding(self, cr, key, on, resolved, values, message, provisional):
         for lv in cr.rule.levels:

@@ -80,21 +80,39 @@ class Evaluation(BaseModel):
     trace: list[TraceEntry] | None = None
 
 
-def to_json_value(v: Any) -> Any:
-    """Plain JSON for the values of a finding (dates as ISO text; pauses, durations as text)."""
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def to_json_value(v: Any, _memo: dict | None = None) -> Any:
+    """Plain JSON for the values of a finding (dates as ISO text; pauses, durations as text).
+
+    With ``_memo`` (a dict), a dict or list met more than once in ``v`` is converted once and the
+    result shared (a finding's values often show the same record under several names)."""
     t = type(v)  # fast paths for the exact types records are made of; same results as below
-    if t is str or t is int or t is bool or v is None:
+    if t in _SCALARS:
         return v
-    if t is dict:
-        try:
-            ks = sorted(v)
-        except TypeError:
-            ks = None
-        if ks is not None and all(type(k) is str for k in ks):
-            return {k: to_json_value(v[k]) for k in ks}
-    elif t is list:
-        return [to_json_value(x) for x in v]
-    elif t is _dt.date:
+    if t is dict or t is list:
+        if _memo is not None:
+            r = _memo.get(id(v))
+            if r is not None:
+                return r[1]
+        if t is list:
+            r = [x if type(x) in _SCALARS else to_json_value(x, _memo) for x in v]
+        else:
+            try:
+                ks = sorted(v)
+            except TypeError:
+                ks = None
+            if ks is None or not all(type(k) is str for k in ks):
+                return _to_json_value(v)
+            r = {}
+            for k in ks:
+                x = v[k]
+                r[k] = x if type(x) in _SCALARS else to_json_value(x, _memo)
+        if _memo is not None:
+            _memo[id(v)] = (v, r)  # keeps v alive, so its id is not reused meanwhile
+        return r
+    if t is _dt.date:
         return v.isoformat()
     return _to_json_value(v)
 
