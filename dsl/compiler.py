@@ -256,6 +256,8 @@ class _Gen:
         self.n = 0
         self.lines: list[str] = []
         self.records: set[str] = set()  # variables bound by `for` to a collection's records
+        self.memo: dict[int, str] = {}  # id(Let) -> key of its value shared with other rules
+        self.in_each = False  # generating `each` (one record; shared lets from the memo M)
 
     def const(self, v) -> str:
         for i, c in enumerate(self.consts):
@@ -397,6 +399,45 @@ class _Gen:
         self.emit(f"sink.gap(CR, {kexpr}, _ref, '', '无法计算：' + _reason(_exc), {{}})", depth + 1)
         self.emit("continue", depth + 1)
 
+    def _record_header(self, st: A.For, v: str, idx: str, kp: str, scope: dict, d: int) -> None:
+        """For each element of the first `for`: the reference date and the key part."""
+        cr = self.cr
+        rule = cr.rule
+        if rule.ref is not None:
+            r = self.fresh("r")
+            self.emit("try:", d)
+            self.emit(f"{r} = {self.expr(rule.ref, scope)}", d + 1)
+            self.emit("except Exception:", d)
+            self.emit(f"{r} = None", d + 1)
+            self.emit(f"_ref = {r} if {r} is not None else _as_of", d)
+        if cr.key_field is not None:
+            self.emit(f"{kp} = {v}.get({cr.key_field!r}) if isinstance({v}, dict) else None", d)
+            self.emit(f"{kp} = str({kp}) if {kp} is not None else '#' + str({idx})", d)
+        else:
+            self.emit(f"{kp} = {st.var!r} + '[' + str({idx}) + ']' if isinstance({v}, (dict, list)) else _txt({v})", d)
+
+    def build_each(self) -> None:
+        """``each(rt, colls, sink, M, record, index)``: the rule for one record of the collection its first
+        `for` iterates — what ``run`` does in that loop's body — so that the evaluator can run
+        every such rule record by record, sharing ``let`` values through the memo ``M``."""
+        st = self.cr.rule.steps[0]
+        v = self.var(st.var)
+        idx, kp = self.fresh("i"), self.fresh("k")
+        self.records.add(v)
+        self.in_each = True
+        self.emit("", 0)
+        self.emit(f"def each(rt, colls, sink, M, {v}, {idx}):", 0)
+        self.emit("_as_of = rt.as_of", 1)
+        self.emit("_ref = _as_of", 1)
+        self.emit("rt.provisional = False", 1)
+        scope = {st.var: v}
+        self._record_header(st, v, idx, kp, scope, 1)
+        self.emit("for _once in (0,):", 1)
+        self.emit("try:", 2)
+        self.gen(1, 3, scope, [kp], True)
+        self._handlers(2, [kp])
+        self.in_each = False
+
     def gen(self, i: int, depth: int, scope: dict, keyparts: list, in_loop: bool) -> None:
         cr = self.cr
         rule = cr.rule
@@ -427,18 +468,7 @@ class _Gen:
             # what one record touched must not mark its siblings provisional
             self.emit(f"rt.provisional = {pv}", d)
             if first:
-                if rule.ref is not None:
-                    r = self.fresh("r")
-                    self.emit("try:", d)
-                    self.emit(f"{r} = {self.expr(rule.ref, scope)}", d + 1)
-                    self.emit("except Exception:", d)
-                    self.emit(f"{r} = None", d + 1)
-                    self.emit(f"_ref = {r} if {r} is not None else _as_of", d)
-                if cr.key_field is not None:
-                    self.emit(f"{kp} = {v}.get({cr.key_field!r}) if isinstance({v}, dict) else None", d)
-                    self.emit(f"{kp} = str({kp}) if {kp} is not None else '#' + str({idx})", d)
-                else:
-                    self.emit(f"{kp} = {st.var!r} + '[' + str({idx}) + ']' if isinstance({v}, (dict, list)) else _txt({v})", d)
+                self._record_header(st, v, idx, kp, scope, d)
             else:
                 self.emit(f"{kp} = {st.var!r} + '[' + str({idx}) + ']' if isinstance({v}, (dict, list)) else _txt({v})", d)
             keyparts = keyparts + [kp]
@@ -451,7 +481,11 @@ class _Gen:
             st = steps[i]
             if isinstance(st, A.Let):
                 v = self.var(st.name)
-                self.emit(f"{v} = {self.expr(st.value, scope)}", depth)
+                code = self.expr(st.value, scope)
+                key = self.memo.get(id(st)) if self.in_each else None
+                if key is not None:  # the same value as in another rule for this record
+                    code = f"_memo(rt, M, {self.const(key)}, lambda: {code})"
+                self.emit(f"{v} = {code}", depth)
                 scope = dict(scope)
                 scope[st.name] = v
             elif isinstance(st, A.Require):
@@ -533,6 +567,9 @@ class CompiledRule:
     checked: CheckedRule
     source: str  # the generated Python, for `policy check --show-compiled` and golden tests
     run: Callable
+    # for a rule whose first `for` iterates a fact collection: the rule for one record,
+    # each(rt, colls, sink, M, record, index) — M shares `let` values between the rules of a record
+    each: Callable | None = None
 
     @property
     def rule(self) -> A.Rule:
@@ -589,9 +626,23 @@ def _vals_maker(cr: CheckedRule) -> Callable:
     return vals
 
 
-def compile_rule(cr: CheckedRule) -> CompiledRule:
+def _fusable(cr: CheckedRule) -> bool:
+    steps = cr.rule.steps
+    return (cr.collection is not None and bool(steps) and isinstance(steps[0], A.For)
+            and isinstance(steps[0].source, A.Name) and steps[0].source.name == cr.collection)
+
+
+def compile_rule(cr: CheckedRule, shared: frozenset = frozenset()) -> CompiledRule:
+    """Compile one rule. ``shared``: keys (see :func:`let_keys`) of `let` values that other rules
+    compute too; ``each`` takes them from the per-record memo."""
     g = _Gen(cr)
     src = g.build()
+    fusable = _fusable(cr)
+    if fusable:
+        g.memo = {i: k for i, k in let_keys(cr).items() if k in shared}
+        n0 = len(g.lines)
+        g.build_each()
+        src = src + "\n".join(g.lines[n0:]) + "\n"
     consts = tuple(g.consts)
     ns: dict[str, Any] = {
         "__builtins__": {"enumerate": enumerate, "isinstance": isinstance, "dict": dict,
@@ -601,11 +652,111 @@ def compile_rule(cr: CheckedRule) -> CompiledRule:
         "_member": R.member, "_arith": R.arith, "_txt": _txt, "_nn": _nn, "_reason": _reason,
         "_getm": R.get_missing, "_wd_add": R.add_workdays_op, "_wd_sub": R.sub_workdays_op,
         "_d_add": R.add_days_op, "_d_sub": R.sub_days_op,
-        "_vals": _vals_maker(cr),
+        "_vals": _vals_maker(cr), "_memo": R.memo,
         "CR": cr,
     }
     code = compile(src, f"<rule {cr.rule.id}>", "exec")
     exec(code, ns)  # the source above is generated from the checked AST, never from policy text
     inner = ns["run"]
 
-    return CompiledRule(cr, src, inner)
+    return CompiledRule(cr, src, inner, ns["each"] if fusable else None)
+
+
+# ---------------------------------------------------------------------- lets shared between rules
+#
+# Rules over the same collection often compute the same `let` (a warning and its red card: the
+# same deadline, the same faulty upload). Evaluated record by record (``each``), such a value is
+# computed once per record and taken from the memo by the other rules. Its key is the `let`'s
+# exact text plus, for every name it reads, what that name is bound to (the record of the
+# collection, or another keyed `let`) and the rule's `ref` text (parameters are read on that
+# date): equal keys mean equal values, and equal errors (their messages quote the text).
+
+
+def _free_names(e, bound=frozenset()) -> set:
+    if isinstance(e, A.Name):
+        return set() if e.name in bound else {e.name}
+    if isinstance(e, A.Field):
+        if isinstance(e.obj, A.Name) and e.obj.name == "param" and "param" not in bound:
+            return set()
+        return _free_names(e.obj, bound)
+    if isinstance(e, A.Lambda):
+        return _free_names(e.body, bound | {e.param})
+    out: set = set()
+    for child in _children(e):
+        out |= _free_names(child, bound)
+    return out
+
+
+def _children(e) -> tuple:
+    if isinstance(e, A.ListLit):
+        return e.items
+    if isinstance(e, A.Index):
+        return (e.obj, e.index)
+    if isinstance(e, A.Call):
+        return e.args
+    if isinstance(e, A.Duration):
+        return (e.amount,)
+    if isinstance(e, (A.Unary, A.IsMissing)):
+        return (e.operand,)
+    if isinstance(e, A.Binary):
+        return (e.left, e.right)
+    if isinstance(e, A.If):
+        return (e.cond, e.then, e.else_)
+    if isinstance(e, A.Template):
+        return tuple(p for p in e.parts if not isinstance(p, str))
+    return ()
+
+
+_COSTLY_CALLS = {"deadline", "countdown", "add_workdays", "sub_workdays", "workdays", "sort",
+                 "distinct", "periods", "id_problem", "id_birth_date"}
+
+
+def _costly(e) -> bool:
+    """Worth sharing: loops over a list or counts working days (a field read, a look-up or
+    `first(xs)` is cheaper than the memo)."""
+    if isinstance(e, A.Lambda):
+        return True
+    if isinstance(e, A.Call) and e.func in _COSTLY_CALLS:
+        return True
+    if isinstance(e, A.Duration) and e.unit == "workdays":
+        return True
+    return any(_costly(c) for c in _children(e))
+
+
+def let_keys(cr: CheckedRule) -> dict[int, str]:
+    """id(Let) -> key, for the costly `let`s before any inner `for` of a fusable rule."""
+    if not _fusable(cr):
+        return {}
+    rule = cr.rule
+    steps = rule.steps
+    ref = fmt_expr(rule.ref) if rule.ref is not None else ""
+    bind: dict[str, object] = {steps[0].var: ("record", cr.collection)}
+    out: dict[int, str] = {}
+    for st in steps[1:]:
+        if isinstance(st, A.For):
+            break  # later values depend on an element of the inner loop
+        if not isinstance(st, A.Let):
+            continue
+        free = _free_names(st.value) - {"as_of"}
+        deps = []
+        for n in sorted(free):
+            if n in bind:
+                if bind[n] is None:
+                    deps = None
+                    break
+                deps.append((n, bind[n]))
+            # any other free name is a fact collection: the same for every rule
+        key = None if deps is None else repr((fmt_expr(st.value), tuple(deps), ref))
+        bind[st.name] = None if key is None else ("let", key)
+        if key is not None and _costly(st.value):
+            out[id(st)] = key
+    return out
+
+
+def shared_let_keys(checked) -> frozenset:
+    """Keys of `let`s that two or more fusable rules over the same collection compute."""
+    seen: dict[str, set] = {}
+    for cr in checked:
+        for key in set(let_keys(cr).values()):
+            seen.setdefault(key, set()).add(cr.rule.id)
+    return frozenset(k for k, rules in seen.items() if len(rules) > 1)

@@ -124,6 +124,31 @@ def sub_days_op(rt: Runtime, d, n):
     return d + _dt.timedelta(days=n * -1)
 
 
+def memo(rt: Runtime, M: dict, key: str, compute: Callable):
+    """A `let` value shared by the rules evaluated for one record: computed by the first rule
+    that needs it, replayed for the others — the same value, the same error, and the same
+    provisional mark (C1 fallback) as if each rule had computed it."""
+    hit = M.get(key)
+    if hit is not None:
+        ok, v, prov = hit
+        if prov:
+            rt.provisional = True
+        if ok:
+            return v
+        raise v
+    before = rt.provisional
+    rt.provisional = False
+    try:
+        v = compute()
+    except Exception as exc:
+        M[key] = (False, exc, rt.provisional)
+        rt.provisional = before or rt.provisional
+        raise
+    M[key] = (True, v, rt.provisional)
+    rt.provisional = before or rt.provisional
+    return v
+
+
 def arith(rt: Runtime, op: str, a, b):
     if a is None or b is None:
         raise EvalError(f"missing operand of `{op}`")

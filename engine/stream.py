@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import IO, Iterable, Iterator
 
 from .bundle import load_bundle, policy_roots
-from .evaluate import Program, _Collect, prepare, sort_findings
+from .evaluate import Program, _Collect, prepare, run_rules, sort_findings
 from .findings import CollectionCount, RejectedRecord, Summary
 from .inputs import Record, Rejected, read_file, read_jsonl_lines
 from .render import _dumps
@@ -103,9 +103,8 @@ def _run_chunk(args) -> tuple[list[str], list[RejectedRecord], int, int, dict]:
     rt = Runtime(as_of=job.as_of, calendar=st["calendar"], params=program.bundle.params,
                  indexes=idx)
     sink = _Collect(program, job.as_of, False)
-    for cr in program.rules:
-        if cr.checked.collection == job.stream and cr.checked.per_record:
-            cr.run(rt, colls, sink)
+    run_rules([cr for cr in program.rules
+               if cr.checked.collection == job.stream and cr.checked.per_record], rt, colls, sink)
     # order: by the record's position in the file, then the usual finding order
     keypos = {}
     if ek:
