@@ -19,15 +19,16 @@ import itertools
 import json
 import multiprocessing as mp
 import os
+import re
 from dataclasses import dataclass
 from typing import IO, Iterable, Iterator
 
 from .bundle import load_bundle, policy_roots
-from .evaluate import Program, _Collect, prepare, run_rules, sort_findings
-from .findings import CollectionCount, RejectedRecord, Summary
+from .evaluate import Program, _Collect, prepare, run_rules
+from .findings import CollectionCount, RejectedRecord, Summary, to_json_value
 from .inputs import Record, Rejected, read_file, read_jsonl_lines
 from .render import _dumps
-from .identity import mask_value
+from .identity import ID_KEYS, PHONE_KEYS, mask_id, mask_phone, mask_text
 
 CHUNK_LINES = 2000
 
@@ -102,7 +103,7 @@ def _run_chunk(args) -> tuple[list[str], list[RejectedRecord], int, int, dict]:
         idx[job.stream] = {r.get(ek): r for r in recs}
     rt = Runtime(as_of=job.as_of, calendar=st["calendar"], params=program.bundle.params,
                  indexes=idx)
-    sink = _Collect(program, job.as_of, False)
+    sink = _DictCollect(program, job.as_of, False)
     run_rules([cr for cr in program.rules
                if cr.checked.collection == job.stream and cr.checked.per_record], rt, colls, sink)
     # order: by the record's position in the file, then the usual finding order
@@ -110,14 +111,113 @@ def _run_chunk(args) -> tuple[list[str], list[RejectedRecord], int, int, dict]:
     if ek:
         for i, r in enumerate(recs):
             keypos.setdefault(str(r.get(ek)), i)
-    findings = sort_findings(sink.raw, lambda f: (keypos.get(f.key.split("/")[0], 0),))
+    findings = _sort_dicts(sink.raw, keypos)
     by_level: dict = {}
     out = []
-    for f in findings:
-        by_level[f.level] = by_level.get(f.level, 0) + 1
-        d = f.model_dump(mode="json")
-        out.append(_dumps(d if job.show_pii else mask_value(d)) + "\n")
-    return out, rejected, read, len(recs), by_level
+    mask = None if job.show_pii else _Masker()
+    for d in findings:
+        by_level[d["level"]] = by_level.get(d["level"], 0) + 1
+        d["triggered_on"] = d["triggered_on"].isoformat()
+        if d["resolved_on"] is not None:
+            d["resolved_on"] = d["resolved_on"].isoformat()
+        out.append(_dumps(d if mask is None else mask(d)))
+        out.append("\n")
+    return "".join(out), rejected, read, len(recs), by_level
+
+
+class _DictCollect(_Collect):
+    """The evaluator's sink, making each finding the plain dict that ``Finding.model_dump(
+    mode="json")`` would give (dates still ``date`` until written): the streaming path writes
+    findings and never needs the pydantic models."""
+
+    def _add(self, cr, level_key, key, on, resolved, values, message, provisional):
+        if on > self.as_of:
+            return
+        lv = self.p.bundle.levels[level_key]
+        if resolved is not None and resolved > self.as_of:
+            resolved = None
+        rule_id, clauses, origin = self._rule_info(cr)
+        self.raw.append({
+            "rule": rule_id, "clauses": list(clauses), "level": lv.key, "level_name": lv.name,
+            "severity": lv.severity, "collection": cr.collection, "key": key,
+            "triggered_on": on, "status": "resolved" if resolved is not None else "open",
+            "resolved_on": resolved, "message": message, "provisional": bool(provisional),
+            "bundle": origin, "values": to_json_value(values, {})})
+
+
+def _sort_dicts(raw: list[dict], keypos: dict) -> list[dict]:
+    """By record position, then ``finding_sort_key``'s order; the values are serialised only to
+    break ties (see ``evaluate.sort_findings``)."""
+    def key(f):
+        return (keypos.get(f["key"].split("/")[0], 0), f["triggered_on"], f["rule"], f["key"],
+                -f["severity"], f["level"], f["message"])
+    out = sorted(raw, key=key)
+    i, n = 0, len(out)
+    while i < n:
+        k = key(out[i])
+        j = i + 1
+        while j < n and key(out[j]) == k:
+            j += 1
+        if j - i > 1:
+            out[i:j] = sorted(out[i:j], key=lambda f: json.dumps(f["values"], sort_keys=True,
+                                                                   ensure_ascii=False))
+        i = j
+    return out
+
+
+# Any text with an ID or phone number that mask_text masks has at least 10 digits (an ID 15 or
+# 18, a mobile 11, a landline an area code 0xx plus 7 local digits), ASCII or full-width.
+_TEN_DIGITS = re.compile("(?:[^0-9\uff10-\uff19]*[0-9\uff10-\uff19]){10}")
+
+
+class _Masker:
+    """``identity.mask_value`` for one chunk's findings, skipping ``mask_text`` for text with
+    fewer than 10 digits (it cannot hold an ID or a phone number) and remembering what it masked
+    (a case id and its dates recur in every finding of the case). Same result as mask_value."""
+
+    def __init__(self):
+        self.done: dict[str, str] = {}
+        self.idk = ID_KEYS
+        self.phk = PHONE_KEYS
+        self.keys = ID_KEYS | PHONE_KEYS
+
+    def __call__(self, obj):
+        return self._mask(obj, None)
+
+    def _text(self, s: str) -> str:
+        r = self.done.get(s)
+        if r is None:
+            r = mask_text(s) if _TEN_DIGITS.match(s) else s
+            self.done[s] = r
+        return r
+
+    def _mask(self, obj, key):  # identity._mask, with _text for mask_text
+        t = type(obj)
+        if t is str and key not in self.keys:
+            return self._text(obj)
+        if t is dict:
+            m = self._mask
+            return {k: m(v, k) for k, v in obj.items()}
+        if t is list:
+            m = self._mask
+            return [m(v, key) for v in obj]
+        if obj is None or t is bool or t is float:
+            return obj
+        if isinstance(obj, str) or (isinstance(obj, int) and not isinstance(obj, bool)):
+            s = str(obj)
+            if key in self.idk and s.strip():
+                return mask_id(s)
+            if key in self.phk and s.strip():
+                return mask_phone(s)
+            if isinstance(obj, int):
+                masked = self._text(s)
+                return obj if masked == s else masked
+            return self._text(obj)
+        if isinstance(obj, dict):
+            return {k: self._mask(v, k) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [self._mask(v, key) for v in obj]
+        return obj
 
 
 def _chunks(fh: IO[bytes], size: int) -> Iterator[tuple[int, int, list[bytes]]]:
@@ -164,8 +264,8 @@ def evaluate_stream(bundle: str, stream: str, path: str, refs: Iterable[tuple[st
 
 
 def _drain(results, out, summary, cc, rejected, by_level) -> None:
-    for lines, rej, read, evaluated, levels in results:
-        out.writelines(lines)
+    for text, rej, read, evaluated, levels in results:
+        out.write(text)
         rejected.extend(rej)
         summary.read += read
         summary.evaluated += evaluated

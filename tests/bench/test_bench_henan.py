@@ -155,3 +155,39 @@ def test_stream_equals_in_memory(generated, program):
             pass
     pos = [order[json.loads(ln)["key"].split("/")[0]] for ln in got]
     assert pos == sorted(pos)
+
+
+def test_stream_masker_equals_mask_value():
+    """The streaming path's masker (mask_text only for text with 10 or more digits, results
+    remembered) gives exactly identity.mask_value."""
+    import random
+
+    from govsup.engine.identity import mask_value
+    from govsup.engine.stream import _Masker
+
+    rng = random.Random(99)
+    pieces = ["13812345678", "138 1234 5678", "+86 138-1234-5678", "0371-12345678",
+              "(0371)1234567", "0371 1234567转123", "010-1234567", "(021)7654321", "０１０-１２３４５６７", "110101199003074578", "11010119900307457X",
+              "110101900307457", "１３８１２３４５６７８", "2024-01-31", "HN2024000001234",
+              "第5项", "*", "abc", "电话", " ", "12345", "9" * 9, "9" * 10, "-", "（", "）"]
+
+    def text():
+        return "".join(rng.choice(pieces) for _ in range(rng.randint(0, 4)))
+
+    def value(depth=0):
+        r = rng.random()
+        if depth < 3 and r < 0.25:
+            keys = ["phone", "id_number", "联系电话", "message", "key", "n", "x"]
+            return {rng.choice(keys): value(depth + 1) for _ in range(rng.randint(0, 4))}
+        if depth < 3 and r < 0.4:
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        if r < 0.5:
+            return rng.choice([0, 7, 13812345678, 110101199003074578, -5, True, False, None, 1.5,
+                               13812345678.0])
+        return text()
+
+    for _ in range(3000):
+        v = value()
+        m = _Masker()
+        assert m(v) == mask_value(v), v
+        assert m(v) == mask_value(v), v  # again, from the remembered texts
