@@ -124,130 +124,145 @@ def _is_date_text(v: str) -> bool:
     return True
 
 
+_KNOWN = frozenset({"type", "properties", "required", "additionalProperties", "items", "enum",
+                    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
+                    "maxLength", "minItems", "maxItems", "format"})
+_TYPES = {"string": (str, _dt.date), "integer": (int,), "number": (int, float),
+          "boolean": (bool,), "object": (dict,), "array": (list,), "null": (type(None),)}
+_ABSENT = object()
+
+
+class _Emit:
+    """Writes the fast check of a schema as the statements of one Python function: each
+    keyword becomes an ``if …: return False``; nested objects and arrays are inlined."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+        self.consts: dict[str, Any] = {}
+        self.n = 0
+
+    def const(self, v) -> str:
+        name = f"_c{len(self.consts)}"
+        self.consts[name] = v
+        return name
+
+    def var(self) -> str:
+        self.n += 1
+        return f"v{self.n}"
+
+    def out(self, depth: int, line: str) -> None:
+        self.lines.append("    " * depth + line)
+
+    def node(self, schema: Any, x: str, d: int) -> None:
+        if schema is True:
+            self.out(d, f"if type({x}) not in _PLAIN: return False")
+            return
+        if not isinstance(schema, dict):
+            raise _Unsupported(schema)
+        keys = set(schema) - _IGNORED
+        if keys - _KNOWN:
+            raise _Unsupported(keys - _KNOWN)
+        t = schema.get("type")
+        if t is not None:
+            allowed: set = set()
+            for name in (t if isinstance(t, list) else [t]):
+                if name not in _TYPES:
+                    raise _Unsupported(t)
+                allowed |= set(_TYPES[name])
+            self.out(d, f"if type({x}) not in {self.const(frozenset(allowed))}: return False")
+        else:
+            self.out(d, f"if type({x}) not in _PLAIN: return False")
+        if "enum" in schema:
+            vals = schema["enum"]
+            if not isinstance(vals, list) or not all(type(v) is str for v in vals):
+                raise _Unsupported("enum")
+            e = self.const(frozenset(vals))
+            self.out(d, f"if type({x}) is str:")
+            self.out(d + 1, f"if {x} not in {e}: return False")
+            self.out(d, f"elif type({x}) is _date:")
+            self.out(d + 1, f"if {x}.isoformat() not in {e}: return False")
+            self.out(d, "else: return False")
+        fmt = schema.get("format")
+        if fmt is not None:
+            if fmt != "date":
+                raise _Unsupported(fmt)
+            self.out(d, f"if type({x}) is str:")
+            self.out(d + 1, f"if not _is_date_text({x}): return False")
+            self.out(d, f"elif type({x}) is _datetime: return False")
+        lo, hi = schema.get("minLength"), schema.get("maxLength")
+        if lo is not None or hi is not None:
+            for b in (lo, hi):
+                if b is not None and type(b) is not int:
+                    raise _Unsupported(b)
+            y = self.var()
+            self.out(d, f"if type({x}) in (str, _date):")
+            self.out(d + 1, f"{y} = len({x}) if type({x}) is str else len({x}.isoformat())")
+            if lo is not None:
+                self.out(d + 1, f"if {y} < {lo}: return False")
+            if hi is not None:
+                self.out(d + 1, f"if {y} > {hi}: return False")
+        ops = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
+        bounds = [(ops[k], schema[k]) for k in ops if k in schema]
+        if bounds:
+            self.out(d, f"if type({x}) is int or type({x}) is float:")
+            for op, b in bounds:
+                if type(b) not in (int, float):
+                    raise _Unsupported(b)
+                self.out(d + 1, f"if not ({x} {op} {b!r}): return False")
+        if "items" in schema or "minItems" in schema or "maxItems" in schema:
+            self.out(d, f"if type({x}) is list:")
+            nmin, nmax = schema.get("minItems"), schema.get("maxItems")
+            for b in (nmin, nmax):
+                if b is not None and type(b) is not int:
+                    raise _Unsupported(b)
+            if nmin:
+                self.out(d + 1, f"if len({x}) < {nmin}: return False")
+            if nmax is not None:
+                self.out(d + 1, f"if len({x}) > {nmax}: return False")
+            if "items" in schema:
+                y = self.var()
+                self.out(d + 1, f"for {y} in {x}:")
+                self.node(schema["items"], y, d + 2)
+            self.out(d + 1, "pass")
+        if "properties" in schema or "required" in schema or "additionalProperties" in schema:
+            props = schema.get("properties") or {}
+            required = schema.get("required") or []
+            extra = schema.get("additionalProperties", True)
+            if not isinstance(props, dict) or not isinstance(required, list) or \
+                    not all(type(k) is str for k in list(props) + required):
+                raise _Unsupported("properties")
+            self.out(d, f"if type({x}) is dict:")
+            if required:
+                self.out(d + 1, f"if not {self.const(frozenset(required))} <= {x}.keys(): "
+                                "return False")
+            if extra is False:
+                self.out(d + 1, f"if not {x}.keys() <= {self.const(frozenset(props))}: "
+                                "return False")
+            elif extra is not True:
+                y = self.var()
+                self.out(d + 1, f"for {y} in {x}.keys() - {self.const(frozenset(props))}:")
+                self.node(extra, f"{x}[{y}]", d + 2)
+            for k, sub in props.items():
+                y = self.var()
+                self.out(d + 1, f"{y} = {x}.get({k!r}, _ABSENT)")
+                self.out(d + 1, f"if {y} is not _ABSENT:")
+                self.node(sub, y, d + 2)
+                self.out(d + 2, "pass")
+            self.out(d + 1, "pass")
+
+
 def _compile(schema: Any) -> Callable[[Any], bool]:
-    if schema is True or (isinstance(schema, dict) and not set(schema) - _IGNORED):
-        return lambda v: type(v) in _PLAIN_TYPES
-    if not isinstance(schema, dict):
-        raise _Unsupported(schema)
-    unknown = set(schema) - _IGNORED - {
-        "type", "properties", "required", "additionalProperties", "items", "enum", "minimum",
-        "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
-        "minItems", "maxItems", "format"}
-    if unknown:
-        raise _Unsupported(unknown)
-    checks: list[Callable[[Any], bool]] = []
-
-    t = schema.get("type")
-    if t is not None:
-        types = set(t) if isinstance(t, list) else {t}
-        allowed: set = set()
-        for name in types:
-            allowed |= {"string": {str, _dt.date}, "integer": {int}, "number": {int, float},
-                        "boolean": {bool}, "object": {dict}, "array": {list},
-                        "null": {type(None)}}.get(name, {None})
-        if None in allowed:
-            raise _Unsupported(t)
-        allowed_t = frozenset(allowed)
-        checks.append(lambda v: type(v) in allowed_t)
-    else:
-        checks.append(lambda v: type(v) in _PLAIN_TYPES)
-
-    if "enum" in schema:
-        vals = schema["enum"]
-        if not isinstance(vals, list) or not all(type(x) is str for x in vals):
-            raise _Unsupported("enum")
-        members = frozenset(vals)
-        checks.append(lambda v: (v.isoformat() if type(v) is _dt.date else v) in members
-                      if type(v) in (str, _dt.date) else False)
-
-    fmt = schema.get("format")
-    if fmt is not None:
-        if fmt != "date":
-            raise _Unsupported(fmt)
-
-        def date_format(v):
-            if type(v) is str:
-                return _is_date_text(v)
-            return type(v) is not _dt.datetime  # a date is its ISO text; others: not a string
-        checks.append(date_format)
-
-    lo, hi = schema.get("minLength"), schema.get("maxLength")
-    if lo is not None or hi is not None:
-        lo = lo or 0
-        hi = hi if hi is not None else float("inf")
-
-        def length(v, lo=lo, hi=hi):
-            if type(v) is _dt.date:
-                v = v.isoformat()
-            return lo <= len(v) <= hi if type(v) is str else True
-        checks.append(length)
-
-    bounds = [(k, schema[k]) for k in ("minimum", "maximum", "exclusiveMinimum",
-                                       "exclusiveMaximum") if k in schema]
-    if bounds:
-        for _, b in bounds:
-            if type(b) not in (int, float):
-                raise _Unsupported(b)
-
-        def in_bounds(v, bounds=tuple(bounds)):
-            if type(v) not in (int, float):
-                return True
-            for k, b in bounds:
-                if ((k == "minimum" and not v >= b) or (k == "maximum" and not v <= b)
-                        or (k == "exclusiveMinimum" and not v > b)
-                        or (k == "exclusiveMaximum" and not v < b)):
-                    return False
-            return True
-        checks.append(in_bounds)
-
-    if "items" in schema or "minItems" in schema or "maxItems" in schema:
-        item = _compile(schema["items"]) if "items" in schema else None
-        nmin = schema.get("minItems", 0)
-        nmax = schema.get("maxItems")
-
-        def array(v, item=item, nmin=nmin, nmax=nmax):
-            if type(v) is not list:
-                return True
-            if len(v) < nmin or (nmax is not None and len(v) > nmax):
-                return False
-            if item is not None:
-                for x in v:
-                    if not item(x):
-                        return False
-            return True
-        checks.append(array)
-
-    if "properties" in schema or "required" in schema or "additionalProperties" in schema:
-        props = {k: _compile(s) for k, s in (schema.get("properties") or {}).items()}
-        required = tuple(schema.get("required") or ())
-        extra = schema.get("additionalProperties", True)
-        extra_check = None if extra is False else (None if extra is True else _compile(extra))
-        closed = extra is False
-
-        def obj(v, props=props, required=required, closed=closed, extra_check=extra_check):
-            if type(v) is not dict:
-                return True
-            for r in required:
-                if r not in v:
-                    return False
-            get = props.get
-            for k, x in v.items():
-                c = get(k)
-                if c is None:
-                    if closed or (extra_check is not None and not extra_check(x)):
-                        return False
-                elif not c(x):
-                    return False
-            return True
-        checks.append(obj)
-
-    if len(checks) == 1:
-        return checks[0]
-    if len(checks) == 2:
-        a, b = checks
-        return lambda v: a(v) and b(v)
-    cs = tuple(checks)
-    return lambda v: all(c(v) for c in cs)
+    em = _Emit()
+    em.node(schema, "v0", 1)
+    src = "def check(v0):\n" + "\n".join(em.lines) + "\n    return True\n"
+    ns = dict(em.consts, _PLAIN=frozenset(_PLAIN_TYPES), _date=_dt.date, _datetime=_dt.datetime,
+              _is_date_text=_is_date_text, _ABSENT=_ABSENT, str=str, int=int, float=float,
+              len=len, type=type, frozenset=frozenset, dict=dict, list=list, bool=bool)
+    ns["__builtins__"] = {}
+    exec(compile(src, "<fast schema check>", "exec"), ns)
+    check = ns["check"]
+    check.source = src  # type: ignore[attr-defined]
+    return check
 
 
 def _plain(v):
