@@ -115,7 +115,9 @@ def fast_checker(schema: Any) -> Callable[[Any], bool] | None:
 
 
 def _is_date_text(v: str) -> bool:
-    if _DATE_RE.fullmatch(v) is None:
+    # _DATE_RE.fullmatch(v), spelled out (ASCII digits: isascii() and isdigit())
+    if not (len(v) == 10 and v[4] == "-" and v[7] == "-" and v.isascii()
+            and v[:4].isdigit() and v[5:7].isdigit() and v[8:].isdigit()):
         return False
     try:
         _dt.date.fromisoformat(v)

@@ -195,12 +195,15 @@ class _Masker:
         t = type(obj)
         if t is str and key not in self.keys:
             return self._text(obj)
-        if t is dict:
-            m = self._mask
-            return {k: m(v, k) for k, v in obj.items()}
+        if t is dict:  # text values inlined: the common case, without a call per string
+            m, done, txt, keys = self._mask, self.done, self._text, self.keys
+            return {k: (done.get(v) or txt(v)) if type(v) is str and k not in keys else m(v, k)
+                    for k, v in obj.items()}
         if t is list:
-            m = self._mask
-            return [m(v, key) for v in obj]
+            m, done, txt = self._mask, self.done, self._text
+            if key in self.keys:
+                return [m(v, key) for v in obj]
+            return [(done.get(v) or txt(v)) if type(v) is str else m(v, key) for v in obj]
         if obj is None or t is bool or t is float:
             return obj
         if isinstance(obj, str) or (isinstance(obj, int) and not isinstance(obj, bool)):
