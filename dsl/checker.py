@@ -603,8 +603,6 @@ class Checker:
             t = self.need(self.check(rule.key, sc), rule.key)
             if t.kind not in ("text", "int", "any", "date"):
                 self.err("E027", f"`key` must be text or a number, not {t}", rule.key.loc)
-        elif collection is None and any(isinstance(s, A.For) for s in rule.steps):
-            pass  # key falls back to the iterated value
         if rule.message is not None:
             self.check(rule.message, sc)
         values = tuple((p, e) for p, e in sorted(self.value_paths.items()) if p.split(".")[0] not in lets)

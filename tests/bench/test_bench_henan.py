@@ -122,8 +122,7 @@ def test_plain_equals_engine_on_generated_cases(generated, program):
 def test_plain_equals_engine_on_examples(program):
     ex = ROOT / "examples" / "henan"
     facts = _facts(ex)
-    if not facts.get("cases"):
-        pytest.skip("examples/henan has no cases yet")
+    assert facts.get("cases"), "examples/henan/cases.jsonl is shipped and must hold cases"
     for as_of in (_dt.date(2025, 6, 30), _dt.date(2024, 12, 31)):
         _compare(program, facts, as_of)
 
