@@ -256,7 +256,11 @@ def evaluate_stream(bundle: str, stream: str, path: str, refs: Iterable[tuple[st
         chunks = _chunks(fh, chunk_lines)
         if jobs > 1:
             ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
-            with ctx.Pool(jobs, initializer=_init, initargs=(job,)) as pool:
+            # forked workers inherit the parent's compiled bundle and reference data (_STATE);
+            # only spawned ones prepare their own
+            forked = ctx.get_start_method() == "fork"
+            with ctx.Pool(jobs, initializer=None if forked else _init,
+                          initargs=() if forked else (job,)) as pool:
                 results = pool.imap(_run_chunk, chunks, chunksize=1)
                 _drain(results, out, summary, cc, rejected, by_level)
         else:
