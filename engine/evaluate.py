@@ -13,7 +13,9 @@ reconciles read = evaluated + rejected.
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable, Mapping
@@ -29,6 +31,23 @@ from .findings import (CollectionCount, Evaluation, Finding, RejectedRecord, Sum
                        to_json_value)
 from .inputs import Record, Rejected
 from .loc import Loc
+
+
+@contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector while an evaluation builds records and findings.
+
+    They hold no reference cycles (reference counting frees them), but a large evaluation
+    creates millions of containers and the collector's full passes over that growing heap cost
+    about a fifth of the time at 20k cases. Any cycle is collected once it resumes."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class _Collect:
@@ -202,8 +221,9 @@ class Program:
         w = cal.coverage_warning(as_of)
         if w is not None:
             warnings.append(w.message)
-        colls = self.read_facts(facts, summary, rejected, warnings)
-        return self._run(colls, as_of, cal, summary, rejected, warnings, explain, interpret)
+        with _gc_paused():
+            colls = self.read_facts(facts, summary, rejected, warnings)
+            return self._run(colls, as_of, cal, summary, rejected, warnings, explain, interpret)
 
     def evaluate_typed(self, colls: Mapping[str, list[dict]], as_of: _dt.date, *,
                        explain: bool = False, fallback_weekdays: bool = False,
@@ -227,7 +247,8 @@ class Program:
             out[coll] = recs
         for coll in self.bundle.entities:
             out.setdefault(coll, [])
-        return self._run(out, as_of, cal, summary, [], warnings, explain, interpret)
+        with _gc_paused():
+            return self._run(out, as_of, cal, summary, [], warnings, explain, interpret)
 
     def _run(self, colls: dict[str, list[dict]], as_of: _dt.date, cal: Calendar,
              summary: Summary, rejected: list[RejectedRecord], warnings: list[str],
