@@ -454,12 +454,8 @@ class _Gen:
             cert["uploaded_on"] = up
         if "uploaded_on" in cert:
             r = rng.random()
-            if r < 0.005:
-                pass                                                  # face_complete missing
-            elif r < 0.95:
-                cert["face_complete"] = True
-            else:
-                cert["face_complete"] = False                        # 8.5c
+            if r >= 0.005:               # below 0.005 `face_complete` stays absent: data_gap
+                cert["face_complete"] = r < 0.95                      # False: 8.5c
                 fix = wd(cert["uploaded_on"], rng.randint(1, 7))
                 if rng.random() < 0.8 and self.known(fix):
                     cert["face_completed_on"] = fix

@@ -470,13 +470,6 @@ def _eol_comments(text: str) -> tuple[tuple[int, str], ...]:
 
 
 def parse_file(path) -> A.Module:
-    from pathlib import Path
+    from ..engine.source import read_policy_text
 
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolicyError([Diagnostic("E006", f"file not found: {p}", Loc(str(p)))]) from None
-    except UnicodeDecodeError:
-        raise PolicyError([Diagnostic("E020", "file is not valid utf-8", Loc(str(p), 1, 1))]) from None
-    return parse_module(text, str(p))
+    return parse_module(read_policy_text(path, "E020"), str(path))

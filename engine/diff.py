@@ -44,12 +44,12 @@ LABELS = {
 }
 
 
-def _plain(v: Any) -> Any:
+def plain_value(v: Any) -> Any:
     """A JSON-able copy of a (frozen) policy value."""
     if isinstance(v, (MappingProxyType, dict)):
-        return {str(k): _plain(x) for k, x in v.items()}
+        return {str(k): plain_value(x) for k, x in v.items()}
     if isinstance(v, (tuple, list)):
-        return [_plain(x) for x in v]
+        return [plain_value(x) for x in v]
     if isinstance(v, _dt.date):
         return v.isoformat()
     return v
@@ -64,7 +64,7 @@ class Change:
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "action": self.action, "name": self.name,
-                "detail": _plain(self.detail)}
+                "detail": plain_value(self.detail)}
 
 
 @dataclass
@@ -99,7 +99,7 @@ class BundleDiff:
 
 
 def _value_text(v: Any) -> str:
-    return json.dumps(_plain(v), ensure_ascii=False)
+    return json.dumps(plain_value(v), ensure_ascii=False)
 
 
 def _diff_params(a: Bundle, b: Bundle) -> list[Change]:
@@ -191,11 +191,11 @@ def _diff_mapping(kind: str, a: dict, b: dict, fields: tuple[str, ...], title) -
     for k in sorted(set(a) | set(b)):
         x, y = a.get(k), b.get(k)
         if x is None:
-            out.append(Change(kind, "added", k, {f: _plain(getattr(y, f)) for f in fields}))
+            out.append(Change(kind, "added", k, {f: plain_value(getattr(y, f)) for f in fields}))
         elif y is None:
-            out.append(Change(kind, "removed", k, {f: _plain(getattr(x, f)) for f in fields}))
+            out.append(Change(kind, "removed", k, {f: plain_value(getattr(x, f)) for f in fields}))
         else:
-            ch = {f: {"old": _plain(getattr(x, f)), "new": _plain(getattr(y, f))}
+            ch = {f: {"old": plain_value(getattr(x, f)), "new": plain_value(getattr(y, f))}
                   for f in fields if getattr(x, f) != getattr(y, f)}
             if ch:
                 out.append(Change(kind, "changed", k, {"title": title(y), "fields": ch}))
@@ -208,7 +208,7 @@ def _schema_changes(sa, sb) -> dict:
     out: dict = {}
     added = sorted(set(pb) - set(pa))
     removed = sorted(set(pa) - set(pb))
-    changed = sorted(k for k in set(pa) & set(pb) if _plain(pa[k]) != _plain(pb[k]))
+    changed = sorted(k for k in set(pa) & set(pb) if plain_value(pa[k]) != plain_value(pb[k]))
     if added:
         out["fields_added"] = added
     if removed:
@@ -220,7 +220,7 @@ def _schema_changes(sa, sb) -> dict:
         out["required"] = {"old": sorted(ra), "new": sorted(rb)}
     rest_a = {k: v for k, v in (sa or {}).items() if k not in ("properties", "required")}
     rest_b = {k: v for k, v in (sb or {}).items() if k not in ("properties", "required")}
-    if _plain(rest_a) != _plain(rest_b):
+    if plain_value(rest_a) != plain_value(rest_b):
         out["schema"] = "changed"
     return out
 
@@ -238,8 +238,8 @@ def _diff_entities(a: Bundle, b: Bundle) -> list[Change]:
             for f in ("entity", "title", "key", "reference"):
                 if getattr(x, f) != getattr(y, f):
                     d[f] = {"old": getattr(x, f), "new": getattr(y, f)}
-            if _plain(x.columns) != _plain(y.columns):
-                d["columns"] = {"old": _plain(x.columns), "new": _plain(y.columns)}
+            if plain_value(x.columns) != plain_value(y.columns):
+                d["columns"] = {"old": plain_value(x.columns), "new": plain_value(y.columns)}
             if d:
                 out.append(Change("entity", "changed", coll, dict(title=y.title, **d)))
     return out
@@ -255,12 +255,12 @@ def _diff_documents(a: Bundle, b: Bundle) -> list[Change]:
     out = []
     for k in sorted(set(da) | set(db)):
         if k not in da:
-            out.append(Change("document", "added", k, _plain(db[k])))
+            out.append(Change("document", "added", k, plain_value(db[k])))
         elif k not in db:
-            out.append(Change("document", "removed", k, _plain(da[k])))
-        elif _plain(da[k]) != _plain(db[k]):
-            out.append(Change("document", "changed", k, {"old": _plain(da[k]),
-                                                         "new": _plain(db[k])}))
+            out.append(Change("document", "removed", k, plain_value(da[k])))
+        elif plain_value(da[k]) != plain_value(db[k]):
+            out.append(Change("document", "changed", k, {"old": plain_value(da[k]),
+                                                         "new": plain_value(db[k])}))
     return out
 
 
@@ -356,7 +356,7 @@ def render_text(d: BundleDiff) -> str:
             show_title = isinstance(title, str) and title and title not in c.name
             lines.append(f"  [{_lbl(c.action)}] {c.name}" + (f"  {title}" if show_title else ""))
             if c.action in ("added", "removed") and kind in ("level", "clause", "document"):
-                extra = "；".join(f"{k}: {_plain(v)}" for k, v in det.items()
+                extra = "；".join(f"{k}: {plain_value(v)}" for k, v in det.items()
                                  if v not in ("", None) and k != "title")
                 if extra:
                     lines.append(f"      {extra}")
@@ -364,16 +364,16 @@ def render_text(d: BundleDiff) -> str:
                 for e in det.get("values", []):
                     by = f"  (由 {e['by']} 设定 set by {e['by']})" if e.get("by") else ""
                     if c.action == "added":
-                        lines.append(f"      自 from {_plain(e['from'])}: {_show(e['value'])}{by}")
+                        lines.append(f"      自 from {plain_value(e['from'])}: {_show(e['value'])}{by}")
                     elif e["action"] == "added":
-                        lines.append(f"      + 自 from {_plain(e['from'])}: {_show(e['new'])}{by}")
+                        lines.append(f"      + 自 from {plain_value(e['from'])}: {_show(e['new'])}{by}")
                     elif e["action"] == "removed":
-                        lines.append(f"      - 自 from {_plain(e['from'])}: {_show(e['old'])}")
+                        lines.append(f"      - 自 from {plain_value(e['from'])}: {_show(e['old'])}")
                     elif "new" in e:
-                        lines.append(f"      ~ 自 from {_plain(e['from'])}: {_show(e['old'])} → "
+                        lines.append(f"      ~ 自 from {plain_value(e['from'])}: {_show(e['old'])} → "
                                      f"{_show(e['new'])}{by}")
                     else:
-                        lines.append(f"      ~ 自 from {_plain(e['from'])}: 原文 source "
+                        lines.append(f"      ~ 自 from {plain_value(e['from'])}: 原文 source "
                                      f"{_show(e['old_source'])} → {_show(e['new_source'])}")
                 for f, ch in det.get("fields", {}).items():
                     lines.append(f"      ~ {f}: {_show(ch['old'])} → {_show(ch['new'])}")

@@ -31,6 +31,7 @@ import jinja2
 
 from ..dsl import ast as A
 from .bundle import Bundle, load_bundle
+from .diff import plain_value
 
 FORMATS = ("md", "html")
 OUT_NAMES = {"md": "index.md", "html": "index.html"}
@@ -43,19 +44,9 @@ ACTION_NAMES = {"added": "新增", "removed": "删除", "changed": "修改", "re
                 "disabled": "停用", "enabled": "恢复启用"}
 
 
-def _plain(v: Any) -> Any:
-    if isinstance(v, (MappingProxyType, dict)):
-        return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, (tuple, list)):
-        return [_plain(x) for x in v]
-    if isinstance(v, _dt.date):
-        return v.isoformat()
-    return v
-
-
 def value_text(v: Any) -> str:
     """A parameter value for people: scalars as written, lists joined with 、, tables as JSON."""
-    v = _plain(v)
+    v = plain_value(v)
     if isinstance(v, bool):
         return "是" if v else "否"
     if isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v):
@@ -173,7 +164,7 @@ def build_context(bundle: Bundle, roots: tuple[Path, ...] | None = None,
             "name": layer.name, "version": layer.version, "title": layer.title,
             "extends": layer.extends or "", "description": layer.description,
             "anchor": anchor("layer", layer.name),
-            "documents": [_plain(d) for d in layer.documents],
+            "documents": [plain_value(d) for d in layer.documents],
             "rules": rules_by_layer.get(layer.name, []),
         })
     disabled = [{"id": rid, "anchor": anchor("rule", rid), "reason": reason, "by": by}
@@ -218,7 +209,7 @@ def _changes_context(d, parent: Bundle) -> dict:
     out: dict = {"parent": parent.name, "identical": d.identical, "params": [], "rules": [],
                  "levels": [], "clauses": [], "entities": [], "documents": [], "calendar": []}
     for c in d.changes:
-        det = _plain(c.detail)
+        det = plain_value(c.detail)
         row = {"name": c.name, "action": ACTION_NAMES.get(c.action, c.action),
                "title": det.get("title", "") if isinstance(det.get("title", ""), str) else ""}
         if c.kind == "param":

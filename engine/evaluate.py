@@ -118,6 +118,20 @@ def _values_key(f: Finding) -> str:
     return json.dumps(f.values, sort_keys=True, ensure_ascii=False)
 
 
+def break_ties(out: list, key, tie_key) -> None:
+    """Re-sort, in place, each run of neighbours of the sorted list ``out`` that share ``key``
+    by ``tie_key`` (an expensive key computed only where it decides something)."""
+    i, n = 0, len(out)
+    while i < n:
+        k = key(out[i])
+        j = i + 1
+        while j < n and key(out[j]) == k:
+            j += 1
+        if j - i > 1:
+            out[i:j] = sorted(out[i:j], key=tie_key)
+        i = j
+
+
 def sort_findings(findings: Iterable[Finding], prefix=None) -> list[Finding]:
     """``sorted(findings, key=lambda f: prefix(f) + finding_sort_key(f))`` (``prefix`` optional),
     serialising the values only to break ties between findings that agree on everything else."""
@@ -127,15 +141,7 @@ def sort_findings(findings: Iterable[Finding], prefix=None) -> list[Finding]:
     else:
         out = sorted(findings, key=lambda f: prefix(f) + _primary_key(f))
         key = lambda f: prefix(f) + _primary_key(f)  # noqa: E731
-    i, n = 0, len(out)
-    while i < n:
-        k = key(out[i])
-        j = i + 1
-        while j < n and key(out[j]) == k:
-            j += 1
-        if j - i > 1:
-            out[i:j] = sorted(out[i:j], key=_values_key)
-        i = j
+    break_ties(out, key, _values_key)
     return out
 
 

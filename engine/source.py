@@ -118,16 +118,20 @@ def load_yaml_text(text: str, file: str) -> Located:
     return Located(value, file, locs)
 
 
-def load_yaml(path: str | Path) -> Located:
+def read_policy_text(path: str | Path, bad_encoding_code: str = "E001") -> str:
+    """The UTF-8 text of a policy file; a missing or non-UTF-8 file is a located PolicyError."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PolicyError([Diagnostic("E006", f"file not found: {p}", Loc(str(p)))]) from None
     except UnicodeDecodeError:
-        raise PolicyError([Diagnostic("E001", "file is not valid utf-8", Loc(str(p), 1, 1),
-                                      "save the file as utf-8")]) from None
-    return load_yaml_text(text, str(p))
+        raise PolicyError([Diagnostic(bad_encoding_code, "file is not valid utf-8",
+                                      Loc(str(p), 1, 1), "save the file as utf-8")]) from None
+
+
+def load_yaml(path: str | Path) -> Located:
+    return load_yaml_text(read_policy_text(path), str(path))
 
 
 def to_jsonable(value: Any) -> Any:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import IO, Iterable, Iterator
 
 from .bundle import load_bundle, policy_roots
-from .evaluate import Program, _Collect, prepare, run_rules
+from .evaluate import Program, _Collect, break_ties, prepare, run_rules
 from .findings import CollectionCount, RejectedRecord, Summary, to_json_value
 from .inputs import Record, Rejected, read_file, read_jsonl_lines
 from .render import _dumps
@@ -152,16 +152,7 @@ def _sort_dicts(raw: list[dict], keypos: dict) -> list[dict]:
         return (keypos.get(f["key"].split("/")[0], 0), f["triggered_on"], f["rule"], f["key"],
                 -f["severity"], f["level"], f["message"])
     out = sorted(raw, key=key)
-    i, n = 0, len(out)
-    while i < n:
-        k = key(out[i])
-        j = i + 1
-        while j < n and key(out[j]) == k:
-            j += 1
-        if j - i > 1:
-            out[i:j] = sorted(out[i:j], key=lambda f: json.dumps(f["values"], sort_keys=True,
-                                                                   ensure_ascii=False))
-        i = j
+    break_ties(out, key, lambda f: json.dumps(f["values"], sort_keys=True, ensure_ascii=False))
     return out
 
 
