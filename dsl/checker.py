@@ -347,6 +347,8 @@ class Checker:
         f = e.func
         args = e.args
         n = len(args)
+        if f == "flow":
+            return self._flow(e, sc)
         if f not in BUILTINS:
             self.err("E025", f"unknown function `{f}`", e.loc, did_you_mean(f, BUILTINS))
             for a in args:
@@ -533,6 +535,36 @@ class Checker:
             return T.BOOL
         raise AssertionError(f"builtin without signature: {f}")  # guarded by a test
 
+    def _flow(self, e: A.Call, sc: _Scope) -> T.Type:
+        """``flow("NAME", record)``: the replay of a workflow (docs/workflows.md)."""
+        from ..engine.workflow import event_type, run_type
+
+        flows = getattr(self.b, "workflows", {}) or {}
+        if len(e.args) != 2:
+            self.err("E026", f"`flow` takes 2 argument(s), not {len(e.args)}", e.loc,
+                     'e.g. `flow("ledger", p)`')
+            return T.ANY
+        name_e, rec_e = e.args
+        if not (isinstance(name_e, A.Lit) and isinstance(name_e.value, str)):
+            self.err("E027", "the first argument of `flow` must be a workflow name in quotes",
+                     name_e.loc, 'e.g. `flow("ledger", p)`')
+            return T.ANY
+        wf = flows.get(name_e.value)
+        if wf is None:
+            self.err("E021", f"unknown workflow `{name_e.value}`", name_e.loc,
+                     did_you_mean(name_e.value, flows) or
+                     "workflows are declared in the bundle's workflows/*.yaml")
+            return T.ANY
+        rt = self.need(self.check(rec_e, sc), rec_e)
+        ent = self.b.entities.get(wf.collection)
+        ev = event_type(wf, self.b.entities)
+        if ent is None or ev is None:
+            return T.ANY  # reported where the workflow is checked
+        if rt.kind not in ("any",) and not (rt.kind == "record" and rt.name == ent.type.name):
+            self.err("E027", f"workflow `{wf.name}` replays {wf.collection} records, not {rt}",
+                     rec_e.loc)
+        return run_type(ev)
+
     # ------------------------------------------------------------------ rules
     def check_rule(self, rule: A.Rule) -> CheckedRule:
         self.optypes = {}
@@ -624,6 +656,11 @@ def check_bundle(bundle) -> tuple[CheckedRule, ...]:
     """Check every rule of ``bundle``; raise PolicyError listing all problems."""
     ch = Checker(bundle)
     out = tuple(ch.check_rule(r) for r in bundle.rules)
+    if getattr(bundle, "workflows", None):
+        from ..engine.workflow import check_workflow
+
+        for wf in bundle.workflows.values():
+            check_workflow(wf, bundle, ch)
     uses_gap = any(any(isinstance(s, A.Require) for s in r.steps) for r in bundle.rules)
     if uses_gap and "data_gap" not in bundle.levels and bundle.rules:
         ch.err("E024", "rules use `require` but the bundle defines no `data_gap` level",

@@ -51,7 +51,9 @@ class Runtime:
     params: Any  # name -> Param (with .value_on)
     indexes: dict = field(default_factory=dict)  # collection -> {key: record}
     provisional: bool = False
+    flows: dict = field(default_factory=dict)  # workflow name -> engine.workflow.CompiledFlow
     _param_cache: dict = field(default_factory=dict)
+    _flow_cache: dict = field(default_factory=dict)
 
     def param(self, name: str, on: _dt.date) -> Any:
         k = (name, on)
@@ -505,7 +507,19 @@ def b_phone_kind(rt, t):
     return phone_kind(t)
 
 
+def b_flow(rt, name, rec):
+    """The replay of workflow ``name`` for ``rec`` (docs/workflows.md), once per record."""
+    k = (name, id(rec))
+    hit = rt._flow_cache.get(k)
+    if hit is not None and hit[0] is rec:
+        return hit[1]
+    run = rt.flows[name].replay(rt, rec)
+    rt._flow_cache[k] = (rec, run)  # keeps rec alive, so its id is not reused meanwhile
+    return run
+
+
 BUILTINS: dict[str, Callable] = {
+    "flow": b_flow,
     "id_problem": b_id_problem, "id_birth_date": b_id_birth_date, "phone_kind": b_phone_kind,
     "count": b_count, "any": b_any, "all": b_all, "filter": b_filter, "map": b_map,
     "sum": b_sum, "min": b_min, "max": b_max, "first": b_first, "last": b_last, "sort": b_sort,

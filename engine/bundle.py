@@ -154,6 +154,8 @@ class Bundle:
     test_files: tuple[tuple[str, Path], ...]  # (bundle name, file)
     template_dirs: tuple[Path, ...]  # most specific first
     sources: tuple[Path, ...]
+    workflows: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # name -> govsup.engine.workflow.Workflow
 
     @property
     def documents(self) -> tuple:
@@ -292,6 +294,7 @@ class _Acc:
     test_files: list = field(default_factory=list)
     template_dirs: list = field(default_factory=list)
     sources: list = field(default_factory=list)
+    workflows: dict = field(default_factory=dict)
 
 
 def _apply_layer(layer_path: Path, man: Located, acc: _Acc, diags: list) -> Layer:
@@ -456,7 +459,7 @@ def _apply_layer(layer_path: Path, man: Located, acc: _Acc, diags: list) -> Laye
             acc.rules[rule.id] = rule
             acc.rule_origin[rule.id] = name
     for rid, loc in replace.items():
-        if rid not in seen_here:
+        if rid not in seen_here and not (layer_path / "workflows" / f"{rid}.yaml").is_file():
             diags.append(Diagnostic("E014", f"`replace` names rule `{rid}` but no rule file of "
                                     "this bundle defines it", loc))
     for rid, (reason, loc) in disable.items():
@@ -466,12 +469,43 @@ def _apply_layer(layer_path: Path, man: Located, acc: _Acc, diags: list) -> Laye
             continue
         acc.disabled[rid] = (reason, name)
 
+    _load_workflows(layer_path, name, replace, acc, diags)
+
     for tp in sorted((layer_path / "tests").glob("*.yaml")):
         acc.test_files.append((name, tp))
     if (layer_path / "templates").is_dir():
         acc.template_dirs.insert(0, layer_path / "templates")
     return Layer(name, m["version"], m["title"], layer_path, m.get("extends"),
                  tuple(_freeze(d) for d in (m.get("documents") or [])), m.get("description", ""))
+
+
+def _load_workflows(layer_path: Path, name: str, replace: dict, acc: _Acc, diags: list) -> None:
+    """``workflows/*.yaml`` of one layer; a fork redefines a parent's workflow only when its
+    manifest lists the workflow's name under ``replace:`` (as for rules)."""
+    from .workflow import load_workflow
+
+    for wp in sorted((layer_path / "workflows").glob("*.yaml")):
+        acc.sources.append(wp)
+        doc = _load_checked(wp, "workflow", diags)
+        if not doc:
+            continue
+        wf = load_workflow(doc, name, diags)
+        if wf is None:
+            continue
+        if wf.name != wp.stem:
+            diags.append(Diagnostic("E013", f"workflow `{wf.name}` must be in a file named "
+                                    f"`{wf.name}.yaml`", doc.value_loc(("workflow",)),
+                                    f"rename the file or set `workflow: {wp.stem}`"))
+            continue
+        prev = acc.workflows.get(wf.name)
+        if prev is not None and (prev.defined_in == name or wf.name not in replace):
+            diags.append(Diagnostic("E013", f"workflow `{wf.name}` is already defined by bundle "
+                                    f"`{prev.defined_in}`", wf.loc,
+                                    f"to replace it, list `{wf.name}` in {MANIFEST} under "
+                                    "`replace:`" if prev.defined_in != name else
+                                    f"first defined at {prev.loc}"))
+            continue
+        acc.workflows[wf.name] = wf
 
 
 def load_bundle(ref: str | Path, roots: tuple[Path, ...] | None = None) -> Bundle:
@@ -524,4 +558,5 @@ def load_bundle(ref: str | Path, roots: tuple[Path, ...] | None = None) -> Bundl
         rule_origin=MappingProxyType(acc.rule_origin), disabled=MappingProxyType(acc.disabled),
         replaced=MappingProxyType(acc.replaced), overridden_params=MappingProxyType(acc.overridden),
         calendar_dirs=tuple(acc.calendar_dirs), test_files=tuple(acc.test_files),
-        template_dirs=tuple(acc.template_dirs), sources=tuple(acc.sources))
+        template_dirs=tuple(acc.template_dirs), sources=tuple(acc.sources),
+        workflows=MappingProxyType(dict(acc.workflows)))

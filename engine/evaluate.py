@@ -18,6 +18,7 @@ import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 from ..dsl.checker import CheckedRule, check_bundle
@@ -30,6 +31,7 @@ from .facts import typed_records
 from .findings import (CollectionCount, Evaluation, Finding, RejectedRecord, Summary, TraceEntry,
                        to_json_value)
 from .inputs import Record, Rejected
+from .workflow import compile_flows, flow_states
 from .loc import Loc
 
 
@@ -151,6 +153,7 @@ class Program:
 
     bundle: Bundle
     rules: tuple[CompiledRule, ...]
+    flows: Mapping[str, Any] = field(default_factory=dict)  # name -> workflow.CompiledFlow
 
     @property
     def checked(self) -> tuple[CheckedRule, ...]:
@@ -261,7 +264,7 @@ class Program:
              explain: bool, interpret: bool) -> Evaluation:
         sink = _Collect(self, as_of, explain)
         rt = Runtime(as_of=as_of, calendar=cal, params=self.bundle.params,
-                     indexes=self.indexes(colls))
+                     indexes=self.indexes(colls), flows=dict(self.flows))
         if explain or interpret:
             for cr in self.rules:
                 interpret_rule(cr.checked, rt, colls, sink, explain=explain)
@@ -279,14 +282,16 @@ class Program:
             trace = sorted(sink.traces, key=lambda t: (t.rule, t.key))
         return Evaluation(bundle=self.bundle.name, bundle_version=self.bundle.version,
                           as_of=as_of, findings=findings, rejected=rejected, summary=summary,
-                          warnings=warnings, trace=trace)
+                          warnings=warnings, trace=trace,
+                          flows=flow_states(self, rt, colls, warnings) if self.flows else None)
 
 
 def prepare(bundle: Bundle) -> Program:
     """Check and compile every rule of ``bundle`` (raises PolicyError listing all problems)."""
     checked = check_bundle(bundle)
     shared = shared_let_keys(checked)
-    return Program(bundle, tuple(compile_rule(c, shared) for c in checked))
+    return Program(bundle, tuple(compile_rule(c, shared) for c in checked),
+                   MappingProxyType(compile_flows(bundle)))
 
 
 def run_rules(rules: Iterable[CompiledRule], rt: Runtime, colls: Mapping[str, list], sink) -> None:

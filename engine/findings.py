@@ -67,6 +67,21 @@ class TraceEntry(BaseModel):
     steps: list[tuple[str, Any]]
 
 
+class FlowState(BaseModel):
+    """Where one record stands in a workflow on the evaluation date (docs/workflows.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    flow: str = Field(description="workflow name")
+    collection: str
+    key: str = Field(description="the record's key")
+    state: str | None = Field(description="the state on as_of (null: no event yet)")
+    since: _dt.date | None = Field(description="when that state was entered")
+    final: bool = Field(description="the state is final")
+    open_overdue: int = Field(description="deadline breaches still open on as_of")
+    error: str | None = Field(None, description="why the history could not be replayed")
+
+
 class Evaluation(BaseModel):
     """Everything one `policy eval` produces."""
 
@@ -78,6 +93,8 @@ class Evaluation(BaseModel):
     summary: Summary
     warnings: list[str] = Field(default_factory=list)
     trace: list[TraceEntry] | None = None
+    flows: list[FlowState] | None = Field(None, description="each record's workflow state "
+                                          "(bundles that declare workflows)")
 
 
 _SCALARS = frozenset({str, int, bool, type(None)})

@@ -25,8 +25,9 @@ def finding_dicts(ev: Evaluation, show_pii: bool = False) -> list[dict]:
 def evaluation_dict(ev: Evaluation, show_pii: bool = False) -> dict:
     d = ev.model_dump(mode="json", exclude_none=False)
     d["findings"] = finding_dicts(ev, show_pii)
-    if d.get("trace") is None:
-        d.pop("trace", None)
+    for k in ("trace", "flows"):  # absent rather than null: older consumers see no change
+        if d.get(k) is None:
+            d.pop(k, None)
     return d if show_pii else mask_value(d)
 
 
@@ -77,6 +78,10 @@ def render(ev: Evaluation, fmt: str = "table", show_pii: bool = False) -> str:
         out.append("|" + "---|" * len(HEADERS))
         for r in rows:
             out.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
+        if ev.flows:
+            out += ["", "## 流程状态", "", "| 流程 | 对象 | 状态 | 进入日期 | 逾期未办 |", "|---|---|---|---|---|"]
+            out += [f"| {x.flow} | {x.key} | {x.state or x.error or '（无记录）'} | {x.since or ''} "
+                    f"| {x.open_overdue} |" for x in ev.flows]
         if ev.rejected:
             out += ["", "## 拒收的记录", ""]
             out += [f"- {r.reason}" for r in ev.rejected]

@@ -26,6 +26,12 @@ class Located:
     value: Any
     file: str
     locs: dict[tuple, Loc] = field(default_factory=dict)
+    vlocs: dict[tuple, Loc] = field(default_factory=dict)  # where a scalar value's text starts
+
+    def value_loc(self, path: tuple) -> Loc:
+        """Where the text of the scalar at ``path`` starts (inside its quotes; the first line of
+        a block scalar), so an expression written in YAML is located character by character."""
+        return self.vlocs.get(tuple(path)) or self.loc(path)
 
     def loc(self, path: tuple = ()) -> Loc:
         """The location of ``path``, or of its nearest located ancestor."""
@@ -75,6 +81,14 @@ def _build(node: yaml.Node, file: str, path: tuple, locs: dict, errors: list) ->
             items.append(_build(child, file, path + (i,), locs, errors))
         return items
     if isinstance(node, yaml.ScalarNode):
+        vlocs = locs.setdefault("__values__", {})  # type: ignore[arg-type]
+        m = node.start_mark
+        if node.style in ('"', "'"):
+            vlocs[path] = Loc(file, m.line + 1, m.column + 2)
+        elif node.style in ("|", ">"):
+            vlocs[path] = Loc(file, m.line + 2, m.column + 1)
+        else:
+            vlocs[path] = Loc(file, m.line + 1, m.column + 1)
         tag = node.tag
         if tag.startswith("tag:yaml.org,2002:") and tag.rsplit(":", 1)[1] in {
             "str", "int", "float", "bool", "null", "timestamp"}:
@@ -115,7 +129,8 @@ def load_yaml_text(text: str, file: str) -> Located:
     value = _build(node, file, (), locs, errors)
     if errors:
         raise PolicyError(errors)
-    return Located(value, file, locs)
+    vlocs = locs.pop("__values__", {})
+    return Located(value, file, locs, vlocs)
 
 
 def read_policy_text(path: str | Path, bad_encoding_code: str = "E001") -> str:

@@ -269,8 +269,8 @@ def test_schema_writes_files(runner, tmp_path):
     names = sorted(p.name for p in out.iterdir())
     assert names == ["calendar_year.schema.json", "entity.schema.json", "evaluation.schema.json",
                      "levels.schema.json", "manifest.schema.json", "parameters.schema.json",
-                     "tests.schema.json"]
-    assert r.stdout.strip() == f"wrote 7 schemas to {out}"
+                     "tests.schema.json", "workflow.schema.json"]
+    assert r.stdout.strip() == f"wrote 8 schemas to {out}"
     ev = json.loads((out / "evaluation.schema.json").read_text(encoding="utf-8"))
     assert "Finding" in ev["$defs"] and "triggered_on" in ev["$defs"]["Finding"]["properties"]
     man = json.loads((out / "manifest.schema.json").read_text(encoding="utf-8"))
