@@ -213,7 +213,8 @@ def check_cmd(
         chain = " → ".join(layer.name for layer in b.chain)
         typer.echo(f"ok: {b.name} {b.version} ({chain}): {len(program.rules)} rules, "
                    f"{len(b.params)} parameters, {len(b.levels)} levels, "
-                   f"{len(b.entities)} collections, {len(b.disabled)} disabled")
+                   f"{len(b.entities)} collections, {len(b.disabled)} disabled"
+                   + (f", {len(b.workflows)} workflows" if b.workflows else ""))
 
 
 @app.command("test")

@@ -30,6 +30,7 @@ from typing import Any
 import jinja2
 
 from ..dsl import ast as A
+from ..dsl.format import fmt_expr
 from .bundle import Bundle, load_bundle
 from .diff import plain_value
 
@@ -185,6 +186,21 @@ def build_context(bundle: Bundle, roots: tuple[Path, ...] | None = None,
         entities.append({"collection": coll, "entity": e.entity, "title": e.title,
                          "key": e.key or "", "reference": e.reference, "fields": fields,
                          "defined_in": e.defined_in})
+    workflows = []
+    for name, wf in sorted((getattr(bundle, "workflows", None) or {}).items()):
+        workflows.append({
+            "name": name, "title": wf.title, "anchor": anchor("flow", name),
+            "description": wf.description, "collection": wf.collection, "history": wf.history,
+            "clauses": list(wf.clauses), "defined_in": wf.defined_in,
+            "file": Path(wf.file).name,
+            "states": [{"name": st.name, "title": st.title, "initial": st.initial,
+                        "final": st.final, "requires": [f for f, _ in st.requires]}
+                       for st in wf.states],
+            "transitions": [{"from": t.src, "to": t.dst, "title": t.title,
+                             "guard": fmt_expr(t.guard) if t.guard is not None else "",
+                             "deadline": fmt_expr(t.deadline) if t.deadline is not None else ""}
+                            for t in wf.transitions],
+        })
     changes = None
     if len(bundle.chain) > 1:
         if parent is None:
@@ -198,7 +214,7 @@ def build_context(bundle: Bundle, roots: tuple[Path, ...] | None = None,
                    "description": bundle.chain[-1].description,
                    "parent": bundle.chain[-2].name if len(bundle.chain) > 1 else ""},
         "layers": layers, "params": params, "levels": levels, "disabled": disabled,
-        "entities": entities, "changes": changes,
+        "entities": entities, "changes": changes, "workflows": workflows,
         "counts": {"rules": len(bundle.rules), "params": len(bundle.params),
                    "levels": len(bundle.levels), "disabled": len(bundle.disabled)},
     }

@@ -242,3 +242,24 @@ def test_a_fork_must_list_a_redefined_workflow_under_replace(tmp_path):
     # P1's 评价 is now due 10 working days after 10-08: 10-09..10-12 (4), 10-14..10-18 (9),
     # 10-21 (10) → done on 10-15: on time.
     assert findings(p, [P1], D(2024, 12, 31)) == []
+
+
+def test_rulebook_lists_the_workflow(tmp_path):
+    from govsup.engine.doc import render_rulebook
+
+    b = load_bundle("loop", policy_roots((FIX,)))
+    md = render_rulebook(b, "md")
+    assert "## 流程" in md and "| `处理` | `评价` |  |  | `entered + param.fix_workdays workdays` |" in md
+    assert "| `反馈` | 反馈 |  |  | deadline、person |" in md
+    html = render_rulebook(b, "html")
+    assert 'id="flow-loop"' in html and "<code>e.deadline</code>" in html
+
+
+def test_check_counts_workflows():
+    from typer.testing import CliRunner
+
+    from govsup.cli.main import app
+
+    r = CliRunner().invoke(app, ["check", "loop", "--policy-root", str(FIX)])
+    assert r.exit_code == 0, r.output
+    assert "4 rules" in r.stdout and "1 workflows" in r.stdout
