@@ -452,6 +452,9 @@ def _apply_layer(layer_path: Path, man: Located, acc: _Acc, diags: list) -> Laye
                                             f"to replace it, list it in {MANIFEST} under `replace:`"))
                     continue
                 acc.replaced[rule.id] = name
+                # a fork that redefines a rule an ancestor disabled enables it again: the
+                # redefinition is explicit (it is listed under `replace:`), a silent no-op is not
+                acc.disabled.pop(rule.id, None)
             elif rule.id in replace:
                 diags.append(Diagnostic("E014", f"rule `{rule.id}` replaces nothing: no parent "
                                         "defines it", rule.loc,

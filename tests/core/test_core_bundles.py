@@ -371,3 +371,23 @@ def test_two_values_from_the_same_date_is_e013(forks_copy, bundle, rel, old):
         ("E013", path, "two values from " + old.split("from: ")[1][:10])]
     n = path.read_text(encoding="utf-8").splitlines().index(old.rstrip("\n")) + 2
     assert diags[0].loc.line == n
+
+
+def test_a_fork_redefining_a_rule_its_parent_disabled_enables_it_again(tmp_path):
+    """leaf disables R-3; a fork of leaf that redefines R-3 (listed under `replace:`) gets it back,
+    rather than a redefinition that silently never runs."""
+    dest = tmp_path / "forks"
+    shutil.copytree(FORKS, dest)
+    leaf2 = dest / "leaf2"
+    (leaf2 / "rules").mkdir(parents=True)
+    (leaf2 / "bundle.yaml").write_text("name: leaf2\nversion: '1'\ntitle: 再分支\n"
+                                       "extends: ../leaf\nreplace: [R-3]\n", encoding="utf-8")
+    src = (FORKS / "root" / "rules").glob("*.rule")
+    text = next(iter(src)).read_text(encoding="utf-8")
+    body = text[text.index('rule R-3 "收费种类"'):]
+    body = body[:body.index("\n}\n") + 3]
+    (leaf2 / "rules" / "r3.rule").write_text(body, encoding="utf-8")
+    b = load_bundle("leaf2", _roots(dest))
+    assert "R-3" not in b.disabled and b.replaced["R-3"] == "leaf2"
+    assert "R-3" in {r.rule.id for r in prepare(b).rules}
+    assert "R-3" in load_bundle("leaf", _roots(dest)).disabled
