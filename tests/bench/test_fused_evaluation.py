@@ -31,8 +31,9 @@ BUNDLES = sorted(p.name for p in shipped_root().iterdir() if (p / MANIFEST).is_f
 
 
 def _per_rule(program: Program) -> Program:
-    return Program(program.bundle, tuple(dataclasses.replace(cr, each=None)
-                                         for cr in program.rules))
+    # replace only the rules: the program keeps its compiled workflows (flow() needs them)
+    return dataclasses.replace(program, rules=tuple(dataclasses.replace(cr, each=None)
+                                                    for cr in program.rules))
 
 
 def test_shared_lets_exist_in_henan():
