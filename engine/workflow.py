@@ -232,8 +232,9 @@ def check_workflow(wf: Workflow, bundle, checker) -> None:
 class CompiledFlow:
     """A checked workflow, ready to replay records. Immutable after construction."""
 
-    def __init__(self, wf: Workflow):
+    def __init__(self, wf: Workflow, field_titles: dict | None = None):
         self.wf = wf
+        self.field_titles = dict(field_titles or {})  # event field -> its schema title
         self.states = {s.name: s for s in wf.states}
         self.moves = {(t.src, t.dst): t for t in wf.transitions}
         self.out: dict[str, list[Transition]] = {}
@@ -332,8 +333,9 @@ class CompiledFlow:
             if st is not None and st.requires:
                 lacking = [f for f, _ in st.requires if _blank(ev.get(f))]
                 if lacking:
-                    issue("missing_fields", s, cur, d, i,
-                          f"进入“{st.title}”缺少：{'、'.join(lacking)}", fields=lacking)
+                    names = "、".join(self.field_titles.get(f, f) for f in lacking)
+                    issue("missing_fields", s, cur, d, i, f"进入“{st.title}”缺少：{names}",
+                          fields=lacking)
             steps.append({"state": s, "on": d, "index": i, "event": ev})
             cur, entered = s, d
             for t in self.out.get(s, ()):
@@ -372,8 +374,18 @@ def _blank(v) -> bool:
     return False
 
 
+def _event_field_titles(wf: Workflow, entities) -> dict:
+    ent = entities.get(wf.collection)
+    try:
+        props = ent.schema["properties"][wf.history]["items"]["properties"]
+    except (AttributeError, KeyError, TypeError):
+        return {}
+    return {k: v["title"] for k, v in props.items() if hasattr(v, "get") and v.get("title")}
+
+
 def compile_flows(bundle) -> dict[str, CompiledFlow]:
-    return {name: CompiledFlow(wf) for name, wf in bundle.workflows.items()}
+    return {name: CompiledFlow(wf, _event_field_titles(wf, bundle.entities))
+            for name, wf in bundle.workflows.items()}
 
 
 def flow_states(program, rt, colls, warnings: list) -> list:

@@ -263,3 +263,10 @@ def test_check_counts_workflows():
     r = CliRunner().invoke(app, ["check", "loop", "--policy-root", str(FIX)])
     assert r.exit_code == 0, r.output
     assert "4 rules" in r.stdout and "1 workflows" in r.stdout
+
+
+def test_missing_fields_are_named_by_their_schema_titles(program):
+    # `person` has the title 责任人 in the event schema; `deadline` has none and keeps its name
+    msgs = [f.message for f in program.evaluate({"problems": [P2]}, D(2024, 12, 31)).findings
+            if f.rule == "LOOP-fields"]
+    assert msgs == ["问题P2：进入“反馈”缺少：deadline、责任人"]
