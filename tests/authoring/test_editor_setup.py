@@ -41,7 +41,7 @@ def test_schema_mapping_matches_shipped_files(tmp_path, run, monkeypatch):
     r = run("schema", "schemas")
     assert r.exit_code == 0, r.output
     mapping = _settings()["yaml.schemas"]
-    assert len(mapping) == 6
+    assert len(mapping) == 7
     for schema_path, globs in mapping.items():
         sch_file = tmp_path / schema_path
         assert sch_file.is_file(), schema_path
