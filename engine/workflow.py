@@ -244,6 +244,10 @@ class CompiledFlow:
         for t in wf.transitions:
             succ.setdefault(t.src, set()).add(t.dst)
         self.reach = {s: self._closure(s, succ) for s in self.states}
+        self.params = tuple(sorted({
+            x.name for t in wf.transitions for e in (t.guard, t.deadline) if e is not None
+            for x in A.walk(e)
+            if isinstance(x, A.Field) and isinstance(x.obj, A.Name) and x.obj.name == "param"}))
 
     @staticmethod
     def _closure(s: str, succ: dict) -> frozenset:
@@ -286,6 +290,8 @@ class CompiledFlow:
             return run
         interp = _Interp(None, rt, {})
         interp.ref = dated[0][0]  # parameters in force when the history started (C9)
+        for p in self.params:  # a workflow is in force for a record only if all its parameters
+            rt.param(p, interp.ref)  # are, whether or not this history reaches a guard/deadline
         issues, clocks, steps = run["issues"], run["deadlines"], run["steps"]
         cur: str | None = None
         entered: _dt.date | None = None

@@ -270,3 +270,13 @@ def test_missing_fields_are_named_by_their_schema_titles(program):
     msgs = [f.message for f in program.evaluate({"problems": [P2]}, D(2024, 12, 31)).findings
             if f.rule == "LOOP-fields"]
     assert msgs == ["问题P2：进入“反馈”缺少：deadline、责任人"]
+
+
+def test_a_history_that_starts_before_the_parameters_is_not_in_force(program):
+    # fix_workdays and grounds take effect 2019-01-01: a problem found on 2018-12-28 gets no
+    # finding from any flow rule, even its illegal move (which reads no parameter) and even
+    # though it never reaches a guard or a deadline.
+    old = {"id": "OLD", "events": [ev("发现", "2018-12-28"), ev("评价", "2019-01-03")]}
+    assert findings(program, [old], D(2019, 12, 31)) == []
+    (st,) = program.evaluate({"problems": [old]}, D(2019, 12, 31)).flows
+    assert st.state is None and "has no value on 2018-12-28" in st.error
