@@ -271,3 +271,26 @@ def test_later_as_of_never_removes_a_supervisor_finding():
                 if f.status == "resolved":
                     assert g.resolved_on == f.resolved_on, (d, k)
         prev = now
+
+
+def test_the_bare_official_form_names_the_missing_columns(tmp_path):
+    # the notice's five columns alone cannot be evaluated: the rules need 编号, 聘任机构编号 and
+    # 聘任日期 — one E051 per missing column, exit 2; optional columns may be left out
+    p = tmp_path / "form.csv"
+    p.write_text("姓名,身份证号码,单位,联系电话,备注\n张三,410402198001010081,某单位,13812345678,\n",
+                 encoding="utf-8")
+    r = run("eval", "henan", f"supervisors={p}", "--as-of", "2021-01-01")
+    assert r.exit_code == ExitCode.DATA_ERROR, r.output
+    for col in ("编号", "聘任机构编号", "聘任日期"):
+        assert f"error[E051] missing column `{col}`" in r.stderr
+    assert "missing column `人员类别`" not in r.stderr
+    q = tmp_path / "roster.csv"
+    q.write_text("姓名,身份证号码,单位,联系电话,备注,编号,聘任机构编号,聘任日期\n"
+                 "张三,410402198001010081,某单位,13812345678,,S1,410000,2020/7/1\n", encoding="utf-8")
+    r = run("eval", "henan", f"supervisors={q}", "--as-of", "2021-01-01", "--format", "json")
+    assert r.exit_code == ExitCode.OK, r.output
+    out = json.loads(r.stdout)
+    assert out["summary"]["rejected"] == 0 and out["summary"]["evaluated"] == 1
+    # the attestations and the sector were left out: data gaps, never a silent pass (C8)
+    assert {(f["rule"], f["level"]) for f in out["findings"]} >= {
+        ("HN-SUP-3-attest", "data_gap"), ("HN-SUP-4a", "data_gap")}
