@@ -18,6 +18,8 @@ from .runtime import ACCEPTS_MISSING, BUILTINS
 
 RESERVED = {"param", "as_of"}
 PERIOD_KINDS = {"month", "quarter", "half", "year"}
+PEOPLE_BUILTINS = {"terms", "in_term", "periods_without"}  # typed by Checker._people_call
+TERM_UNITS = {"days", "months", "years"}
 
 
 @dataclass(frozen=True)
@@ -533,6 +535,8 @@ class Checker:
                 self.expect(pt, T.list_of(T.PAUSE), args[0], "the pauses")
                 arg(1, T.DATE)
             return T.BOOL
+        if f in PEOPLE_BUILTINS:
+            return self._people_call(f, e, sc, arity, arg)
         raise AssertionError(f"builtin without signature: {f}")  # guarded by a test
 
     def _flow(self, e: A.Call, sc: _Scope) -> T.Type:
@@ -564,6 +568,51 @@ class Checker:
             self.err("E027", f"workflow `{wf.name}` replays {wf.collection} records, not {rt}",
                      rec_e.loc)
         return run_type(ev)
+
+    # ------------------------------------------------------------------ people: terms, duties
+    def _people_call(self, f: str, e: A.Call, sc: _Scope, arity, arg) -> T.Type:
+        """Types of `terms`, `in_term` and `periods_without` (dsl/runtime.py, same block)."""
+        args = e.args
+
+        def dates(i: int) -> None:  # a list of dates; missing elements are skipped
+            lt = self._list_arg(args[i], sc)
+            if lt.elem is not None and not T.assignable(lt.elem.required(), T.DATE):
+                self.err("E027", f"argument {i + 1} of `{f}` must be a list of dates, not {lt}",
+                         args[i].loc)
+
+        if f == "terms":
+            if not arity(3, 4):
+                return T.ANY
+            arg(0, T.DATE)
+            lt = self.need(self.check(args[1], sc), args[1])
+            if lt.kind == "duration" and lt.unit not in TERM_UNITS:
+                self.err("E027", f"a term is counted in days, months or years, not {lt.unit}",
+                         args[1].loc, "e.g. `param.term_years years` (RULEBOOK C3)")
+            elif lt.kind not in ("duration", "any"):
+                self.err("E027", f"argument 2 of `terms` must be a duration, not {lt}",
+                         args[1].loc, "e.g. `2 years` or `param.term_years years`")
+            dates(2)
+            if len(args) == 4:
+                arg(3, T.DATE, allow_missing=True)
+            return T.list_of(T.PERIOD)
+        if f == "in_term":
+            if arity(2):
+                pt = self.need(self.check(args[0], sc), args[0])
+                self.expect(pt, T.list_of(T.PERIOD), args[0], "argument 1 of `in_term`")
+                arg(1, T.DATE)
+            return T.BOOL
+        # periods_without(kind, from, to, dates)
+        if not arity(4):
+            return T.ANY
+        arg(0, T.TEXT)
+        k = args[0]
+        if isinstance(k, A.Lit) and k.value not in PERIOD_KINDS:
+            self.err("E027", f"unknown period kind `{k.value}`", k.loc,
+                     did_you_mean(str(k.value), PERIOD_KINDS) or "use month, quarter, half or year")
+        arg(1, T.DATE)
+        arg(2, T.DATE)
+        dates(3)
+        return T.list_of(T.PERIOD)
 
     # ------------------------------------------------------------------ rules
     def check_rule(self, rule: A.Rule) -> CheckedRule:

@@ -536,3 +536,83 @@ BUILTINS: dict[str, Callable] = {
 
 # Builtins that accept missing arguments themselves; for all others the caller checks presence.
 ACCEPTS_MISSING = {"is_blank", "coalesce", "lookup", "pause", "min", "max", "text"}
+
+
+# ------------------------------------------------------------------ people: terms and duties
+# A self-contained block (RULEBOOK C3, C6; HN-SUP-5b, HN-SUP-8.x, LA-SEL-4, LA-EXP-1): terms of
+# office built from an appointment, its renewals and an early end, and the calendar periods in
+# which a periodic duty ("at least one … per month / quarter / half year / year") was not done.
+# Both back ends call these through BUILTINS; their types are in dsl/checker.py
+# (`Checker._people_call`).
+
+TERM_UNITS = ("days", "months", "years")
+_ONE_DAY = _dt.timedelta(days=1)
+
+
+def term_last_day(start: _dt.date, length: Dur) -> _dt.date:
+    """The last day of a term of ``length`` that starts on ``start`` (C3: the corresponding day
+    ``length`` later, or that month's last day; a term of n days ends n days later)."""
+    if length.unit not in TERM_UNITS:
+        raise EvalError(f"a term is counted in days, months or years, not {length.unit}")
+    if length.n < 0:
+        raise EvalError(f"a term cannot be negative ({length})")
+    if length.unit == "days":
+        return start + _dt.timedelta(days=length.n)
+    if length.unit == "months":
+        return _cal.add_months(start, length.n)
+    return _cal.add_years(start, length.n)
+
+
+def b_terms(rt, start, length, renewals, end=None):
+    """The terms of office, in order: the first starts on ``start``; each renewal date (on or
+    after ``start``) starts a new term, which ends the running one the day before; a term lasts
+    ``length`` (C3) unless the next one starts earlier; ``end`` (the first day out of office:
+    dismissal, early end) cuts everything from that day on. Each term is a period record
+    ``{start, end, label, kind: "term"}`` whose ``end`` is its last day in office."""
+    if start is None:
+        raise EvalError("`terms` needs the start date of the first term")
+    if length is None or renewals is None:
+        raise EvalError("`terms` needs a term length and a list of renewal dates")
+    starts = sorted({start, *(r for r in renewals if r is not None and r >= start)})
+    if end is not None:
+        starts = [s for s in starts if s < end]
+    out = []
+    for i, s in enumerate(starts):
+        e = term_last_day(s, length)
+        if i + 1 < len(starts) and starts[i + 1] - _ONE_DAY < e:
+            e = starts[i + 1] - _ONE_DAY
+        if end is not None and end - _ONE_DAY < e:
+            e = end - _ONE_DAY
+        out.append({"start": s, "end": e, "label": f"{s}至{e}", "kind": "term"})
+    return out
+
+
+def b_in_term(rt, periods, d):
+    """Whether ``d`` lies in one of ``periods`` (terms or calendar periods), ends included."""
+    for p in periods:
+        if p["start"] <= d <= p["end"]:
+            return True
+    return False
+
+
+def b_periods_without(rt, kind, start, end, dates):
+    """The calendar periods of ``kind`` that begin within [start, end] (a period already running
+    on ``start`` is not included) and contain none of ``dates`` (missing dates are skipped)."""
+    import bisect
+
+    ds = sorted(d for d in dates if d is not None)
+    s = period_start(kind, start)
+    if s < start:
+        s = period_end(kind, s) + _ONE_DAY
+    out = []
+    while s <= end:
+        e = period_end(kind, s)
+        i = bisect.bisect_left(ds, s)
+        if i == len(ds) or ds[i] > e:
+            out.append({"start": s, "end": e, "label": _label(kind, s), "kind": kind})
+        s = e + _ONE_DAY
+    return out
+
+
+BUILTINS.update({"terms": b_terms, "in_term": b_in_term, "periods_without": b_periods_without})
+ACCEPTS_MISSING.add("terms")  # `end` is optional: a term with no early end
