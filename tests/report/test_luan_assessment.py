@@ -214,6 +214,41 @@ def test_markdown_matches_golden_file(cli_luan):
     assert "流程记录 9 条" in res.stderr
 
 
+def test_shipped_example_2024_q4(cli_luan_example):
+    # examples/luan/problems.json, 2024-Q4 as of 12-31 (国庆 10-01..10-07 off, Sunday 09-29 a
+    # make-up working day): WT2024-003 fed back 09-25, deadline +5 wd (09-26, 09-27, 09-29,
+    # 09-30, 10-08) = 10-08, handled 10-09 → late; WT2024-007 found 12-20, not fed back.
+    # 公积金窗口: WT2024-004 skips 反馈问题 (irregular, no deadline), WT2024-005 due 11-12 and not
+    # handled → overdue at 12-31, WT2024-006 handled on its deadline 12-10 → on time.
+    # WT2024-001/002 were closed in Q3: not counted.
+    res = cli_luan_example("--period", "2024-Q4")
+    assert res.exit_code == 0, res.output
+    sec = _between(res.stdout, "## 二、2024年第四季度", "评价结果分布")
+    assert _rows(sec, {"不动产登记窗口": 0, "公积金窗口": 0, "**合计**": 0}) == {
+        "不动产登记窗口": ("1", "0", "1", "1", "0", "0.0%", "0", "1", "0", "0"),
+        "公积金窗口": ("3", "1", "1", "0", "1", "100.0%", "0", "0", "0", "1"),
+        "**合计**": ("**4**", "**1**", "**2**", "**1**", "**1**", "**50.0%**", "**0**", "**1**",
+                   "**0**", "**1**")}
+
+
+@pytest.fixture()
+def cli_luan_example():
+    from typer.testing import CliRunner
+
+    from govsup.cli.main import app
+
+    ex = HERE.parents[1] / "examples" / "luan"
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(app, ["report", "luan", f"officers={ex / 'officers.json'}",
+                                   f"sessions={ex / 'sessions.json'}",
+                                   f"problems={ex / 'problems.json'}", "--template",
+                                   "window_assessment", "--group-by", "window", *args])
+
+    return invoke
+
+
 # ------------------------------------------------------------------------- html
 
 
