@@ -73,7 +73,9 @@ Report context (every date is ISO text)::
                      ``left <= due``
             open_overdue  the number of ``overdue`` issues still open on the as-of date
             record   the record's fields (ID numbers and phones masked like everything else)
-            error    why the history could not be replayed (then no steps), else None
+            error    why the history could not be replayed (e.g. a parameter of the
+                     workflow is not in force on its first date; then no steps), else None.
+                     Such a record is listed in the period its first event falls in.
 
     entry = the finding (rule, clauses, level, level_name, severity, collection, key,
             triggered_on, status, resolved_on, message, provisional, bundle, values)
@@ -442,8 +444,12 @@ def flow_entries(program: Program, facts: Mapping[str, Sequence[Any]], as_of: _d
             try:
                 run, orig = _known_replay(cf, rt, rec, as_of)
             except (DR.EvalError, DR.NotInForce) as exc:
-                entry["error"] = str(exc)
-                out.append(entry)
+                # listed once, in the period its history starts in (or always, if no date)
+                first = _first_date(rec.get(wf.history), wf.date_field)
+                if first is None or period.start <= first <= cut:
+                    entry["error"] = str(exc)
+                    entry["started"] = first.isoformat() if first else None
+                    out.append(entry)
                 continue
             started = run["started"]
             if started is None or started > cut:
@@ -454,6 +460,12 @@ def flow_entries(program: Program, facts: Mapping[str, Sequence[Any]], as_of: _d
             out.append(entry)
     out.sort(key=lambda e: (e["flow"], e["group"], e["started"] or "", e["key"]))
     return out
+
+
+def _first_date(events, date_field: str) -> _dt.date | None:
+    ds = [e.get(date_field) for e in events or () if isinstance(e, dict)]
+    ds = [d for d in ds if isinstance(d, _dt.date)]
+    return min(ds) if ds else None
 
 
 def _known_replay(cf, rt, rec: dict, as_of: _dt.date) -> tuple[dict, list[int]]:

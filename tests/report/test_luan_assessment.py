@@ -148,6 +148,23 @@ def test_workflows_and_parameters_in_the_context(luan):
                                                        "非常不满意"]
 
 
+def test_a_history_not_replayable_is_listed_in_the_period_it_starts(luan):
+    # found 2022-05-10, before the scheme (2022-05-18): the workflow's parameter
+    # evaluation_results is not in force on the history's first date, so it is not replayed
+    pre = {"problem_id": "X1", "window": "税务窗口", "officer_id": "LA006",
+           "events": [{"state": "发现问题", "date": "2022-05-10"},
+                      {"state": "处理问题", "date": "2022-05-11", "measures": "整改"}]}
+    facts = {"problems": [pre]}
+    ctx, _ = build_context(luan, facts, _dt.date(2022, 6, 30), "2022-Q2", group_by="window")
+    (f,) = ctx["flows"]
+    assert (f["key"], f["started"], f["steps"]) == ("X1", "2022-05-10", [])
+    assert "evaluation_results" in f["error"] and "2022-05-10" in f["error"]
+    md = render_report(luan, ctx, "window_assessment", "md")
+    assert "以下问题的跟踪记录无法回放，未计入统计，请核实：X1（" in md
+    ctx, _ = build_context(luan, facts, _dt.date(2022, 9, 30), "2022-Q3", group_by="window")
+    assert ctx["flows"] == []
+
+
 def test_bundle_without_workflows_has_empty_flows():
     from report_helpers import AS_OF as HN_AS_OF, load_facts
 
