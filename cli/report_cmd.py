@@ -108,6 +108,7 @@ def report_cmd(
     wn = ctx["warnings"]["total"]
     _err(f"{per.label}（{per.start}–{per.end}，截至 {day}）：红牌 {rc}，预警 {wn}，"
          f"共 {len(ctx['findings'])} 项，{len(ctx['departments'])} 个部门"
+         + (f"；流程记录 {len(ctx['flows'])} 条" if ctx.get("flows") else "")
          + (f"；已写入 {out}" if out is not None else ""))
 
 

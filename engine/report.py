@@ -41,6 +41,41 @@ Report context (every date is ISO text)::
     summary       the evaluation summary (read/evaluated/rejected, …)
     rejected      number of records rejected on input (reported, never dropped: HN-ESUP-3)
     warnings_text evaluation warnings (calendar coverage, unknown collections)
+    parameters    {name: value} every parameter of the bundle as in force on the period's last
+                  day (or the as-of date when earlier); lists as lists, ``None`` when not in
+                  force — so a template reads e.g. the evaluation levels it tabulates from policy
+                  data instead of repeating them
+    workflows     {name: {title, description, clauses, collection,
+                   states: [{name, title, initial, final, requires}],
+                   transitions: [{from, to, title, deadline (bool), guard (bool)}]}}
+                  the bundle's workflows (docs/workflows.md), states in declaration order
+    flows         [flow] one entry per record of each workflow's collection that is active in
+                  the period: its history (as known on the as-of date) starts on or before the
+                  period's end and it was not already in a final state when the period started.
+                  Sorted by flow, group, start date, key.
+
+    flow  = {flow, collection, key, group, group_from, state, state_title, since, final,
+             started, steps, issues, deadlines, open_overdue, record, error}
+            The record's history replayed with only the events dated on or before the as-of
+            date (later events are not known yet, C6), so every date below is <= as_of:
+            group / group_from  as for findings: the record's ``group_by`` field, else that of a
+                     record it refers to, else ``部门未注明``
+            state, state_title, since, final   where the record stands on the as-of date
+            started  the date of its first event
+            steps    [{state, title, date, index, event}] in replay (date) order; ``index`` is
+                     the event's position in the record's history as given, ``event`` its fields
+            issues   [{kind, state, from, on, resolved, due, index, fields, detail}]
+                     out_of_order | illegal | guard | missing_fields | overdue (see
+                     docs/workflows.md); an ``overdue`` still open on the as-of date has
+                     ``resolved`` None
+            deadlines [{from, to, entered, due, left, met}] every clock started: ``left`` the
+                     date the record left ``from`` (None while it is still there), ``met`` is
+                     ``left <= due``
+            open_overdue  the number of ``overdue`` issues still open on the as-of date
+            record   the record's fields (ID numbers and phones masked like everything else)
+            error    why the history could not be replayed (e.g. a parameter of the
+                     workflow is not in force on its first date; then no steps), else None.
+                     Such a record is listed in the period its first event falls in.
 
     entry = the finding (rule, clauses, level, level_name, severity, collection, key,
             triggered_on, status, resolved_on, message, provisional, bundle, values)
@@ -54,6 +89,11 @@ Report context (every date is ISO text)::
 
 The department of a finding is the entity record's ``group_by`` field; when the record has none,
 the first record it refers to (by a field named like another collection's key) that has one.
+
+Aggregations a particular report needs (per window and quarter, rates, distributions) are written
+in its template with jinja2 filters over these keys; this module has no bundle-specific code.
+Dates in the context are ISO text, so a template compares them as strings
+(``"2025-04-01" <= s.date <= period.end``).
 """
 
 from __future__ import annotations
@@ -272,8 +312,11 @@ def _by_level_block(entries: list[dict], level: str) -> dict:
 
 def context_from_evaluation(program: Program, ev: Evaluation, facts: Mapping[str, Sequence[Any]],
                             period: Period, *, levels: Sequence[str] | None = None,
-                            group_by: str = DEFAULT_GROUP_BY, show_pii: bool = False) -> dict:
-    """The report context (module doc) for an evaluation already made over ``facts``."""
+                            group_by: str = DEFAULT_GROUP_BY, show_pii: bool = False,
+                            fallback_weekdays: bool = False) -> dict:
+    """The report context (module doc) for an evaluation already made over ``facts``
+    (``fallback_weekdays`` as given to that evaluation: workflow deadlines are replayed with the
+    same calendar)."""
     bundle = program.bundle
     index = RecordIndex(program, facts)
     selected = list(levels) if levels else list(bundle.levels)
@@ -336,8 +379,138 @@ def context_from_evaluation(program: Program, ev: Evaluation, facts: Mapping[str
         "summary": ev.summary.model_dump(mode="json"),
         "rejected": len(ev.rejected),
         "warnings_text": list(ev.warnings),
+        "parameters": _parameters(bundle, min(period.end, ev.as_of)),
+        "workflows": _workflows(bundle),
+        "flows": flow_entries(program, facts, ev.as_of, period, index, group_by,
+                              fallback_weekdays=fallback_weekdays),
     }
     return ctx if show_pii else mask_value(ctx)
+
+
+def _parameters(bundle, on: _dt.date) -> dict:
+    return {name: to_json_value(p.value_on(on)) for name, p in sorted(bundle.params.items())}
+
+
+def _workflows(bundle) -> dict:
+    out = {}
+    for name, wf in sorted(bundle.workflows.items()):
+        out[name] = {
+            "title": wf.title, "description": wf.description, "clauses": list(wf.clauses),
+            "collection": wf.collection,
+            "states": [{"name": st.name, "title": st.title, "initial": st.initial,
+                        "final": st.final, "requires": [f for f, _ in st.requires]}
+                       for st in wf.states],
+            "transitions": [{"from": t.src, "to": t.dst, "title": t.title,
+                             "deadline": t.deadline is not None, "guard": t.guard is not None}
+                            for t in wf.transitions]}
+    return out
+
+
+def flow_entries(program: Program, facts: Mapping[str, Sequence[Any]], as_of: _dt.date,
+                 period: Period, index: RecordIndex, group_by: str = DEFAULT_GROUP_BY, *,
+                 fallback_weekdays: bool = False) -> list[dict]:
+    """The ``flows`` of the report context (module doc): every workflow record active in
+    ``period``, replayed with the events known on ``as_of``. Records rejected on input are not
+    replayed (the evaluation reports them)."""
+    from ..dsl import runtime as DR
+    from .findings import Summary
+
+    if not program.flows:
+        return []
+    bundle = program.bundle
+    wanted = {cf.wf.collection for cf in program.flows.values()}
+    colls = program.read_facts({c: facts[c] for c in wanted if c in facts}, Summary(), [], [])
+    rt = DR.Runtime(as_of=as_of, calendar=program.calendar(fallback_weekdays),
+                    params=bundle.params, indexes=program.indexes(colls),
+                    flows=dict(program.flows))
+    cut = min(period.end, as_of)
+    out = []
+    for name in sorted(program.flows):
+        cf = program.flows[name]
+        wf = cf.wf
+        ent = bundle.entities.get(wf.collection)
+        kf = ent.key if ent is not None else None
+        for i, rec in enumerate(colls.get(wf.collection, ())):
+            key = str(rec.get(kf)) if kf and rec.get(kf) is not None else str(i)
+            raw = index.get(wf.collection, key) if kf else None
+            grp, grp_from = _group_of(wf.collection, raw if raw is not None else
+                                      to_json_value(rec), index.refs(wf.collection, raw),
+                                      group_by)
+            entry = {"flow": name, "collection": wf.collection, "key": key, "group": grp,
+                     "group_from": grp_from, "state": None, "state_title": None, "since": None,
+                     "final": False, "started": None, "steps": [], "issues": [],
+                     "deadlines": [], "open_overdue": 0, "record": to_json_value(rec),
+                     "error": None}
+            try:
+                run, orig = _known_replay(cf, rt, rec, as_of)
+            except (DR.EvalError, DR.NotInForce) as exc:
+                # listed once, in the period its history starts in (or always, if no date)
+                first = _first_date(rec.get(wf.history), wf.date_field)
+                if first is None or period.start <= first <= cut:
+                    entry["error"] = str(exc)
+                    entry["started"] = first.isoformat() if first else None
+                    out.append(entry)
+                continue
+            started = run["started"]
+            if started is None or started > cut:
+                continue
+            if run["final"] and run["since"] is not None and run["since"] < period.start:
+                continue  # closed before the period began
+            entry.update(_flow_json(cf, run, orig, as_of))
+            out.append(entry)
+    out.sort(key=lambda e: (e["flow"], e["group"], e["started"] or "", e["key"]))
+    return out
+
+
+def _first_date(events, date_field: str) -> _dt.date | None:
+    ds = [e.get(date_field) for e in events or () if isinstance(e, dict)]
+    ds = [d for d in ds if isinstance(d, _dt.date)]
+    return min(ds) if ds else None
+
+
+def _known_replay(cf, rt, rec: dict, as_of: _dt.date) -> tuple[dict, list[int]]:
+    """Replay ``rec`` with only the events dated on or before ``as_of``; also the original
+    position of each event kept (the replay numbers the events of the list it is given)."""
+    wf = cf.wf
+    events = rec.get(wf.history) or []
+    keep = [i for i, e in enumerate(events)
+            if not (isinstance(e, dict) and isinstance(e.get(wf.date_field), _dt.date)
+                    and e[wf.date_field] > as_of)]
+    if len(keep) == len(events):
+        return cf.replay(rt, rec), keep
+    known = dict(rec)
+    known[wf.history] = [events[i] for i in keep]
+    return cf.replay(rt, known), keep
+
+
+def _flow_json(cf, run: dict, orig: list[int], as_of: _dt.date) -> dict:
+    def iso(d):
+        return d.isoformat() if isinstance(d, _dt.date) else d
+
+    def pos(i):
+        return orig[i] if 0 <= i < len(orig) else i
+
+    titles = {st.name: st.title for st in cf.wf.states}
+
+    def title(name):
+        return titles.get(name, name)
+
+    steps = [{"state": st["state"], "title": title(st["state"]), "date": iso(st["on"]),
+              "index": pos(st["index"]), "event": to_json_value(st["event"])}
+             for st in run["steps"]]
+    issues = [{"kind": x["kind"], "state": x["state"], "from": x["from"], "on": iso(x["on"]),
+               "resolved": iso(x["resolved"]), "due": iso(x["due"]), "index": pos(x["index"]),
+               "fields": list(x["fields"]), "detail": x["detail"]}
+              for x in run["issues"] if x["on"] <= as_of]  # a breach dated later: not yet
+    clocks = [{"from": c["from"], "to": c["to"], "entered": iso(c["entered"]),
+               "due": iso(c["due"]), "left": iso(c["left"]), "met": bool(c["met"])}
+              for c in run["deadlines"]]
+    n_open = sum(1 for x in run["issues"] if x["kind"] == "overdue" and x["on"] <= as_of
+                 and x["resolved"] is None)
+    return {"state": run["state"], "state_title": title(run["state"]) if run["state"] else None,
+            "since": iso(run["since"]), "final": bool(run["final"]),
+            "started": iso(run["started"]), "steps": steps, "issues": issues,
+            "deadlines": clocks, "open_overdue": n_open}
 
 
 def _clause_sort_key(cid: str) -> tuple:
@@ -363,7 +536,7 @@ def build_context(program: Program, facts: Mapping[str, Iterable[Any]], as_of: _
     facts = materialize(facts)
     ev = program.evaluate(facts, as_of, fallback_weekdays=fallback_weekdays)
     return context_from_evaluation(program, ev, facts, period, levels=lv, group_by=group_by,
-                                   show_pii=show_pii), ev
+                                   show_pii=show_pii, fallback_weekdays=fallback_weekdays), ev
 
 
 # ------------------------------------------------------------------------- templates
