@@ -308,8 +308,7 @@ class CompiledFlow:
                 c["left"] = d
                 c["met"] = d <= c["due"]
                 if d > c["due"]:
-                    issue("overdue", c["from"], None, c["due"] + _dt.timedelta(days=1),
-                          c["_index"], f"“{self._title(c['from'])}”应于{c['due']}前"
+                    issue("overdue", c["from"], None, _breach_on(c), c["_index"], f"“{self._title(c['from'])}”应于{c['due']}前"
                           f"转为“{self._title(c['to'])}”，{d}才离开该状态", due=c["due"],
                           resolved=d)
             open_clocks = []
@@ -355,7 +354,7 @@ class CompiledFlow:
                 clocks.append(c)
                 open_clocks.append(c)
         for c in open_clocks:
-            issue("overdue", c["from"], None, c["due"] + _dt.timedelta(days=1), c["_index"],
+            issue("overdue", c["from"], None, _breach_on(c), c["_index"],
                   f"“{self._title(c['from'])}”应于{c['due']}前转为“{self._title(c['to'])}”，"
                   "逾期仍未办理", due=c["due"])
         for c in clocks:
@@ -368,6 +367,13 @@ class CompiledFlow:
             stdef = self.states.get(last["state"])
             run["final"] = bool(stdef and stdef.final)
         return run
+
+
+def _breach_on(clock: dict) -> _dt.date:
+    """The first day overdue (C6: deadline + 1) — but never before the event that set the
+    deadline: a deadline recorded as already past is a breach known from that event's date, so
+    evaluating as of an earlier date does not reveal it."""
+    return max(clock["due"] + _dt.timedelta(days=1), clock["entered"])
 
 
 def _blank(v) -> bool:

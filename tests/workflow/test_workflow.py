@@ -280,3 +280,15 @@ def test_a_history_that_starts_before_the_parameters_is_not_in_force(program):
     assert findings(program, [old], D(2019, 12, 31)) == []
     (st,) = program.evaluate({"problems": [old]}, D(2019, 12, 31)).flows
     assert st.state is None and "has no value on 2018-12-28" in st.error
+
+
+def test_a_deadline_recorded_as_already_past_is_known_from_its_event(program):
+    # 反馈 on 2025-06-10 records a deadline of 2025-06-01: the breach is dated 06-10 (the event
+    # that reveals it), not 06-02 — as of 06-05 neither the finding nor an open overdue exists.
+    z = {"id": "Z", "events": [ev("发现", "2025-06-03"),
+                               ev("反馈", "2025-06-10", deadline="2025-06-01", person="张三")]}
+    assert findings(program, [z], D(2025, 6, 5)) == []
+    (st,) = program.evaluate({"problems": [z]}, D(2025, 6, 5)).flows
+    assert (st.state, st.open_overdue) == ("发现", 0)
+    assert findings(program, [z], D(2025, 6, 30)) == [
+        ("LOOP-overdue", "Z/1", "2025-06-10", "open", None)]
