@@ -28,7 +28,7 @@ from .calendar import Calendar, load_calendar, shipped_calendar_dir
 from .diagnostics import Diagnostic, PolicyError
 from .facts import typed_records
 from .findings import (CollectionCount, Evaluation, Finding, RejectedRecord, Summary, TraceEntry,
-                       to_json_value)
+                       to_json_value, trusted_finding)
 from .inputs import Record, Rejected
 from .loc import Loc
 
@@ -58,32 +58,44 @@ class _Collect:
         self.as_of = as_of
         self.raw: list[Finding] = []
         self.traces: list[TraceEntry] | None = [] if explain else None
-        self._rules: dict[str, tuple] = {}
+        self._rules: dict[tuple, tuple] = {}
+        # plain JSON of the values met so far, by id (see to_json_value): a record shown by
+        # several findings (each rule that fires on a case shows the case) is converted once
+        self._json: dict = {}
 
-    def _rule_info(self, cr: CheckedRule) -> tuple:
-        rule = cr.rule
-        info = self._rules.get(rule.id)
+    def _rule_info(self, cr: CheckedRule, level_key: str) -> tuple:
+        """(rule id, clauses, level key, level name, severity, collection, bundle)"""
+        k = (id(cr), level_key)
+        info = self._rules.get(k)
         if info is None:
+            rule = cr.rule
             b = self.p.bundle
-            info = self._rules[rule.id] = (rule.id, tuple(c.id for c in rule.cites),
-                                           b.rule_origin.get(rule.id, b.name))
+            lv = b.levels[level_key]
+            info = self._rules[k] = (rule.id, tuple(c.id for c in rule.cites), lv.key, lv.name,
+                                     lv.severity, cr.collection,
+                                     b.rule_origin.get(rule.id, b.name), cr)
         return info
+
+    def _fields(self, cr: CheckedRule, level_key: str, key: str, on, resolved, values, message,
+                provisional) -> dict | None:
+        """A finding's fields, each with its declared type (None: dated after as_of)."""
+        if on > self.as_of:
+            return None
+        if resolved is not None and resolved > self.as_of:
+            resolved = None
+        rule_id, clauses, lk, lname, sev, coll, origin, _ = self._rule_info(cr, level_key)
+        return {"rule": rule_id, "clauses": list(clauses), "level": lk, "level_name": lname,
+                "severity": sev, "collection": coll, "key": key, "triggered_on": on,
+                "status": "resolved" if resolved is not None else "open",
+                "resolved_on": resolved, "message": message, "provisional": bool(provisional),
+                "bundle": origin, "values": to_json_value(values, self._json)}
 
     def _add(self, cr: CheckedRule, level_key: str, key: str, on, resolved, values, message,
              provisional):
-        if on > self.as_of:
-            return
-        lv = self.p.bundle.levels[level_key]
-        if resolved is not None and resolved > self.as_of:
-            resolved = None
-        rule_id, clauses, origin = self._rule_info(cr)
-        # every field is built here with its declared type: no validation needed
-        self.raw.append(Finding.model_construct(
-            rule=rule_id, clauses=list(clauses), level=lv.key, level_name=lv.name,
-            severity=lv.severity, collection=cr.collection, key=key, triggered_on=on,
-            status="resolved" if resolved is not None else "open", resolved_on=resolved,
-            message=message, provisional=bool(provisional), bundle=origin,
-            values=to_json_value(values, {})))
+        d = self._fields(cr, level_key, key, on, resolved, values, message, provisional)
+        if d is not None:
+            # every field is built with its declared type: no validation needed
+            self.raw.append(trusted_finding(d))
 
     def finding(self, cr, key, on, resolved, values, message, provisional):
         for lv in cr.rule.levels:

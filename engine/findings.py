@@ -35,6 +35,23 @@ class Finding(BaseModel):
     values: dict[str, Any] = Field(description="the values that decided the finding")
 
 
+_FINDING_FIELDS = tuple(Finding.model_fields)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def trusted_finding(fields: dict) -> Finding:
+    """A :class:`Finding` from a dict holding every field, in declaration order, each already of
+    its declared type — what ``Finding.model_construct(**fields)`` gives, without its per-field
+    bookkeeping (the evaluator builds one per finding)."""
+    m = _new(Finding)
+    _set(m, "__dict__", fields)
+    _set(m, "__pydantic_fields_set__", set(_FINDING_FIELDS))
+    _set(m, "__pydantic_extra__", None)
+    _set(m, "__pydantic_private__", None)
+    return m
+
+
 class RejectedRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
