@@ -249,15 +249,19 @@ def interpret_rule(cr: CheckedRule, rt: R.Runtime, colls: dict, sink, explain: b
 
 
 class _Gen:
-    def __init__(self, cr: CheckedRule):
+    def __init__(self, cr: CheckedRule, fuse: "_Fuse | None" = None, tag: str = ""):
         self.cr = cr
-        self.consts: list = []
+        self.fuse = fuse  # generating one rule's block of a collection's fused function
+        self.tag = tag  # prefix of this rule's generated names (unique within a fused function)
+        self.consts: list = fuse.consts if fuse is not None else []
         self.names: dict[str, str] = {}
         self.n = 0
         self.lines: list[str] = []
         self.records: set[str] = set()  # variables bound by `for` to a collection's records
         self.memo: dict[int, str] = {}  # id(Let) -> key of its value shared with other rules
         self.in_each = False  # generating `each` (one record; shared lets from the memo M)
+        self.CR = f"CR{tag}" if fuse is not None else "CR"
+        self.VALS = f"_vals{tag}" if fuse is not None else "_vals"
 
     def const(self, v) -> str:
         for i, c in enumerate(self.consts):
@@ -268,11 +272,12 @@ class _Gen:
 
     def fresh(self, prefix="t") -> str:
         self.n += 1
-        return f"_{prefix}{self.n}"
+        return f"_{prefix}{self.tag}_{self.n}" if self.tag else f"_{prefix}{self.n}"
 
     def var(self, name: str) -> str:
         if name not in self.names:
-            self.names[name] = f"v{len(self.names)}"
+            self.names[name] = (f"v{self.tag}_{len(self.names)}" if self.tag
+                                else f"v{len(self.names)}")
         return self.names[name]
 
     def expr(self, e, scope: dict) -> str:
@@ -340,6 +345,8 @@ class _Gen:
         """``obj.name`` as ``R.get`` computes it (a missing obj is an EvalError), inlined."""
         obj = self.expr(e.obj, scope)
         if isinstance(e.obj, A.Name) and obj in self.records:
+            if self.fuse is not None and obj == self.fuse.rec:
+                return self.fuse.field(e.name)  # read once per record for all rules
             return f"{obj}.get({e.name!r})"  # a record of a collection: a dict, never missing
         if obj.isidentifier():
             return f"({obj}.get({e.name!r}) if {obj} is not None else _getm({e.name!r}))"
@@ -396,7 +403,7 @@ class _Gen:
         self.emit("except NotInForce:", depth)
         self.emit("continue", depth + 1)
         self.emit("except Exception as _exc:", depth)
-        self.emit(f"sink.gap(CR, {kexpr}, _ref, '', '无法计算：' + _reason(_exc), {{}})", depth + 1)
+        self.emit(f"sink.gap({self.CR}, {kexpr}, _ref, '', '无法计算：' + _reason(_exc), {{}})", depth + 1)
         self.emit("continue", depth + 1)
 
     def _record_header(self, st: A.For, v: str, idx: str, kp: str, scope: dict, d: int) -> None:
@@ -437,6 +444,42 @@ class _Gen:
         self.gen(1, 3, scope, [kp], True)
         self._handlers(2, [kp])
         self.in_each = False
+
+    def build_block(self, depth: int) -> None:
+        """This rule's part of its collection's fused function, for the record ``fuse.rec``
+        (index ``_i``): what ``each`` does, with the key, the reference date and the record's
+        fields read once for all rules, and shared `let`s kept in local slots."""
+        fz = self.fuse
+        cr = self.cr
+        rule = cr.rule
+        st = rule.steps[0]
+        self.records.add(fz.rec)
+        scope = {st.var: fz.rec}
+        d = depth
+        self.emit(f"# {rule.id}", d)
+        self.emit("rt.provisional = False", d)
+        ref = fz.ref(self, scope)
+        if ref is not None:
+            self.emit(f"_ref = {ref}", d)
+        elif rule.ref is not None:
+            r = self.fresh("r")
+            self.emit("_ref = _as_of", d)
+            self.emit("try:", d)
+            self.emit(f"{r} = {self.expr(rule.ref, scope)}", d + 1)
+            self.emit("except Exception:", d)
+            self.emit(f"{r} = None", d + 1)
+            self.emit(f"_ref = {r} if {r} is not None else _as_of", d)
+        else:
+            self.emit("_ref = _as_of", d)
+        if cr.key_field is not None:
+            kp = fz.key(cr.key_field)
+        else:
+            kp = self.fresh("k")
+            self.emit(f"{kp} = {st.var!r} + '[' + str(_i) + ']'", d)  # a record is a dict
+        self.emit("for _once in (0,):", d)
+        self.emit("try:", d + 1)
+        self.gen(1, d + 2, scope, [kp], True)
+        self._handlers(d + 1, [kp])
 
     def gen(self, i: int, depth: int, scope: dict, keyparts: list, in_loop: bool) -> None:
         cr = self.cr
@@ -482,19 +525,22 @@ class _Gen:
             if isinstance(st, A.Let):
                 v = self.var(st.name)
                 code = self.expr(st.value, scope)
-                key = self.memo.get(id(st)) if self.in_each else None
-                if key is not None:  # the same value as in another rule for this record
-                    code = f"_memo(rt, M, {self.const(key)}, lambda: {code})"
-                self.emit(f"{v} = {code}", depth)
+                key = self.memo.get(id(st)) if (self.in_each or self.fuse is not None) else None
+                if key is not None and self.fuse is not None:
+                    self.fuse.shared_let(self, key, v, code, _touches(st.value), depth)
+                else:
+                    if key is not None:  # the same value as in another rule for this record
+                        code = f"_memo(rt, M, {self.const(key)}, lambda: {code})"
+                    self.emit(f"{v} = {code}", depth)
                 scope = dict(scope)
                 scope[st.name] = v
             elif isinstance(st, A.Require):
                 for fact in st.facts:
                     text = fmt_expr(fact)
                     self.emit(f"if {self.expr(fact, scope)} is None:", depth)
-                    self.emit(f"sink.gap(CR, {key_expr}, _ref, {self.const(text)}, "
-                              f"{self.const('缺少数据：' + text)}, _vals(CR, rt, {self.env_dict(scope)}))",
-                              depth + 1)
+                    self.emit(f"sink.gap({self.CR}, {key_expr}, _ref, {self.const(text)}, "
+                              f"{self.const('缺少数据：' + text)}, "
+                              f"{self.VALS}({self.CR}, rt, {self.env_dict(scope)}))", depth + 1)
                     self.emit("continue", depth + 1)
             elif isinstance(st, A.When):
                 self.emit(f"if not ({self.expr(st.cond, scope)}):", depth)
@@ -513,8 +559,9 @@ class _Gen:
             self.emit(f"{res} = rt.touch({self.expr(rule.resolved, scope)})", depth)
         msg = (self.expr(rule.message, scope) if rule.message is not None
                else self.const(rule.title or rule.id))
-        self.emit(f"sink.finding(CR, {key_expr}, {on}, {res}, _vals(CR, rt, {self.env_dict(scope)}), "
-                  f"{msg}, rt.provisional)", depth)
+        self.emit(f"sink.finding({self.CR}, {key_expr}, {on}, {res}, "
+                  f"{self.VALS}({self.CR}, rt, {self.env_dict(scope)}), {msg}, rt.provisional)",
+                  depth)
 
     def env_dict(self, scope: dict) -> str:
         # keys are DSL names emitted as string constants; values are generated variables
@@ -632,6 +679,19 @@ def _fusable(cr: CheckedRule) -> bool:
             and isinstance(steps[0].source, A.Name) and steps[0].source.name == cr.collection)
 
 
+def _namespace() -> dict:
+    return {
+        "__builtins__": {"enumerate": enumerate, "isinstance": isinstance, "dict": dict,
+                         "list": list, "str": str, "bool": bool, "type": type,
+                         "Exception": Exception},
+        "B": R.BUILTINS, "Dur": R.Dur, "NotInForce": R.NotInForce,
+        "_get": R.get, "_index": R.index, "_lookup": R.b_lookup, "_cmp": R.compare,
+        "_member": R.member, "_arith": R.arith, "_txt": _txt, "_nn": _nn, "_reason": _reason,
+        "_getm": R.get_missing, "_wd_add": R.add_workdays_op, "_wd_sub": R.sub_workdays_op,
+        "_d_add": R.add_days_op, "_d_sub": R.sub_days_op, "_memo": R.memo,
+    }
+
+
 def compile_rule(cr: CheckedRule, shared: frozenset = frozenset()) -> CompiledRule:
     """Compile one rule. ``shared``: keys (see :func:`let_keys`) of `let` values that other rules
     compute too; ``each`` takes them from the per-record memo."""
@@ -643,18 +703,8 @@ def compile_rule(cr: CheckedRule, shared: frozenset = frozenset()) -> CompiledRu
         n0 = len(g.lines)
         g.build_each()
         src = src + "\n".join(g.lines[n0:]) + "\n"
-    consts = tuple(g.consts)
-    ns: dict[str, Any] = {
-        "__builtins__": {"enumerate": enumerate, "isinstance": isinstance, "dict": dict,
-                         "list": list, "str": str, "bool": bool, "Exception": Exception},
-        "K": consts, "B": R.BUILTINS, "Dur": R.Dur, "NotInForce": R.NotInForce,
-        "_get": R.get, "_index": R.index, "_lookup": R.b_lookup, "_cmp": R.compare,
-        "_member": R.member, "_arith": R.arith, "_txt": _txt, "_nn": _nn, "_reason": _reason,
-        "_getm": R.get_missing, "_wd_add": R.add_workdays_op, "_wd_sub": R.sub_workdays_op,
-        "_d_add": R.add_days_op, "_d_sub": R.sub_days_op,
-        "_vals": _vals_maker(cr), "_memo": R.memo,
-        "CR": cr,
-    }
+    ns = _namespace()
+    ns.update(K=tuple(g.consts), _vals=_vals_maker(cr), CR=cr)
     code = compile(src, f"<rule {cr.rule.id}>", "exec")
     exec(code, ns)  # the source above is generated from the checked AST, never from policy text
     inner = ns["run"]
@@ -760,3 +810,151 @@ def shared_let_keys(checked) -> frozenset:
         for key in set(let_keys(cr).values()):
             seen.setdefault(key, set()).add(cr.rule.id)
     return frozenset(k for k, rules in seen.items() if len(rules) > 1)
+
+
+# ---------------------------------------------------------------------- one function per collection
+#
+# The rules whose first `for` iterates the same collection, compiled into one function that runs
+# them all for one record, then the next: the record's key, its reference date and the fields the
+# rules read are computed once per record, and a `let` several rules share lives in a local slot
+# (computed by the first rule that reaches it, replayed — value, error, provisional mark — by the
+# others, as ``R.memo`` does). Each rule's block is what its ``each`` does.
+
+_UNSET = object()
+
+# builtins that never read the working-day calendar (so never mark a finding provisional);
+# any other builtin is assumed to (a builtin added later is then handled safely)
+_CALENDAR_FREE = {"count", "any", "all", "filter", "map", "sum", "min", "max", "first", "last",
+                  "sort", "distinct", "len", "lookup", "contains", "starts_with", "lower", "trim",
+                  "text", "is_blank", "coalesce", "add_days", "add_months", "add_years",
+                  "term_end", "age", "year", "month", "quarter", "date", "periods",
+                  "period_start", "period_end", "pause", "is_paused", "id_problem",
+                  "id_birth_date", "phone_kind"}
+
+
+def _touches(e) -> bool:
+    """May computing ``e`` read the working-day calendar (and so set ``rt.provisional``)?"""
+    if isinstance(e, A.Lambda):
+        return _touches(e.body)
+    if isinstance(e, A.Call) and e.func not in _CALENDAR_FREE:
+        return True
+    if isinstance(e, A.Duration) and e.unit == "workdays":
+        return True
+    return any(_touches(c) for c in _children(e))
+
+
+class _Fuse:
+    """Code generation state of one collection's fused function."""
+
+    rec = "_rec"  # the record
+
+    def __init__(self, coll: str):
+        self.coll = coll
+        self.consts: list = []
+        self.fields: dict[str, str] = {}  # field name -> local holding rec.get(name)
+        self.keys: dict[str, str] = {}  # key field -> local holding the record's key text
+        self.refs: dict[tuple, str] = {}  # (record variable, ref text) -> local
+        self.ref_code: list[tuple[str, str]] = []
+        self.slots: dict[str, str] = {}  # shared let key -> slot
+
+    def field(self, name: str) -> str:
+        v = self.fields.get(name)
+        if v is None:
+            v = self.fields[name] = f"_f{len(self.fields)}"
+        return v
+
+    def key(self, key_field: str) -> str:
+        v = self.keys.get(key_field)
+        if v is None:
+            v = self.keys[key_field] = f"_key{len(self.keys)}"
+        return v
+
+    def ref(self, g: _Gen, scope: dict) -> str | None:
+        """The local holding the rule's reference date, when it can be computed once per record
+        for all rules (it does not read the calendar); None otherwise."""
+        rule = g.cr.rule
+        if rule.ref is None:
+            return "_as_of"
+        if _touches(rule.ref):
+            return None
+        k = (rule.steps[0].var, fmt_expr(rule.ref))
+        v = self.refs.get(k)
+        if v is None:
+            v = self.refs[k] = f"_ref{len(self.refs)}"
+            self.ref_code.append((v, g.expr(rule.ref, scope)))
+        return v
+
+    def shared_let(self, g: _Gen, key: str, v: str, code: str, touches: bool, d: int) -> None:
+        s = self.slots.get(key)
+        if s is None:
+            s = self.slots[key] = f"_S{len(self.slots)}"
+        g.emit(f"if {s} is _U:", d)
+        if touches:
+            g.emit("_pb = rt.provisional", d + 1)
+            g.emit("rt.provisional = False", d + 1)
+        g.emit("try:", d + 1)
+        g.emit(f"{s} = {code}", d + 2)
+        g.emit(f"{s}e = None", d + 2)
+        g.emit("except Exception as _e:", d + 1)
+        g.emit(f"{s} = None", d + 2)
+        g.emit(f"{s}e = _e.with_traceback(None)", d + 2)
+        if touches:
+            g.emit(f"{s}p = rt.provisional", d + 1)
+            g.emit(f"rt.provisional = _pb or {s}p", d + 1)
+            g.emit(f"elif {s}p:", d)
+            g.emit("rt.provisional = True", d + 1)
+        g.emit(f"if {s}e is not None:", d)
+        g.emit(f"raise {s}e", d + 1)
+        g.emit(f"{v} = {s}", d)
+
+
+def compile_collection(coll: str, crs: list[CheckedRule], eaches: list[Callable],
+                       shared: frozenset = frozenset()) -> tuple[str, Callable]:
+    """(source, ``run(rt, colls, sink, records)``) of the fused function of the fusable rules
+    ``crs`` over ``coll``; ``eaches`` are their ``CompiledRule.each``, used for a record that is
+    not a dict (each rule then reports it as it would on its own)."""
+    fz = _Fuse(coll)
+    blocks: list[str] = []
+    gens = []
+    for j, cr in enumerate(crs):
+        g = _Gen(cr, fz, f"{j}_")
+        g.memo = {i: k for i, k in let_keys(cr).items() if k in shared}
+        g.build_block(2)
+        blocks.extend(g.lines)
+        gens.append(g)
+    L = ["def run(rt, colls, sink, recs):",
+         "    _as_of = rt.as_of",
+         "    _U = _UNSET",
+         "    for _i, _rec in enumerate(recs):",
+         "        if type(_rec) is not dict:",
+         "            _slow(rt, colls, sink, _rec, _i)",
+         "            continue"]
+    for kf, v in fz.keys.items():
+        L.append(f"        {v} = _rec.get({kf!r})")
+        L.append(f"        {v} = str({v}) if {v} is not None else '#' + str(_i)")
+    for name, v in fz.fields.items():
+        L.append(f"        {v} = _rec.get({name!r})")
+    for v, code in fz.ref_code:
+        L.append("        try:")
+        L.append(f"            {v} = {code}")
+        L.append("        except Exception:")
+        L.append(f"            {v} = None")
+        L.append(f"        if {v} is None:")
+        L.append(f"            {v} = _as_of")
+    if fz.slots:
+        L.append("        " + " = ".join(fz.slots.values()) + " = _U")
+    src = "\n".join(L + blocks) + "\n"
+
+    def slow(rt, colls, sink, rec, i):
+        memo: dict = {}
+        for each in eaches:
+            each(rt, colls, sink, memo, rec, i)
+
+    ns = _namespace()
+    ns.update(K=tuple(fz.consts), _UNSET=_UNSET, _slow=slow)
+    for j, (cr, g) in enumerate(zip(crs, gens)):
+        ns[g.CR] = cr
+        ns[g.VALS] = _vals_maker(cr)
+    code = compile(src, f"<collection {coll}>", "exec")
+    exec(code, ns)  # generated from the checked AST of the rules, never from policy text
+    return src, ns["run"]

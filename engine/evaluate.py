@@ -21,7 +21,8 @@ from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 from ..dsl.checker import CheckedRule, check_bundle
-from ..dsl.compiler import CompiledRule, compile_rule, interpret_rule, shared_let_keys
+from ..dsl.compiler import (CompiledRule, compile_collection, compile_rule, interpret_rule,
+                            shared_let_keys)
 from ..dsl.runtime import Runtime
 from .bundle import Bundle, load_bundle
 from .calendar import Calendar, load_calendar, shipped_calendar_dir
@@ -163,6 +164,8 @@ class Program:
 
     bundle: Bundle
     rules: tuple[CompiledRule, ...]
+    # (collection, rule ids) -> the fused function of those rules (see ``run_rules``)
+    fused: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def checked(self) -> tuple[CheckedRule, ...]:
@@ -278,7 +281,7 @@ class Program:
             for cr in self.rules:
                 interpret_rule(cr.checked, rt, colls, sink, explain=explain)
         else:
-            run_rules(self.rules, rt, colls, sink)
+            run_rules(self.rules, rt, colls, sink, self.fused)
         findings = sort_findings(sink.raw)
         summary.findings = len(findings)
         by_level: dict[str, int] = {}
@@ -298,25 +301,48 @@ def prepare(bundle: Bundle) -> Program:
     """Check and compile every rule of ``bundle`` (raises PolicyError listing all problems)."""
     checked = check_bundle(bundle)
     shared = shared_let_keys(checked)
-    return Program(bundle, tuple(compile_rule(c, shared) for c in checked))
+    program = Program(bundle, tuple(compile_rule(c, shared) for c in checked))
+    for coll, group in _fusable_groups(program.rules).items():
+        _fused(group, program.fused)
+    return program
 
 
-def run_rules(rules: Iterable[CompiledRule], rt: Runtime, colls: Mapping[str, list], sink) -> None:
-    """Run compiled rules over the collections. Rules whose first `for` iterates a collection
-    run record by record (all of them for one record, then the next), sharing the `let` values
-    they have in common; the others run whole. The findings are the same either way (they are
-    sorted afterwards)."""
-    fused: dict[str, list] = {}
+def _fusable_groups(rules: Iterable[CompiledRule]) -> dict[str, list[CompiledRule]]:
+    groups: dict[str, list[CompiledRule]] = {}
     for cr in rules:
         if cr.each is not None:
-            fused.setdefault(cr.checked.collection, []).append(cr.each)
-        else:
+            groups.setdefault(cr.checked.collection, []).append(cr)
+    return groups
+
+
+def _fused(group: list[CompiledRule], cache: dict):
+    """The fused function of ``group`` (rules over one collection), compiled once per set."""
+    coll = group[0].checked.collection
+    k = (coll, tuple(cr.rule.id for cr in group))
+    fn = cache.get(k)
+    if fn is None:
+        checked = [cr.checked for cr in group]
+        _src, fn = compile_collection(coll, checked, [cr.each for cr in group],
+                                      shared_let_keys(checked))
+        cache[k] = fn
+    return fn
+
+
+def run_rules(rules: Iterable[CompiledRule], rt: Runtime, colls: Mapping[str, list], sink,
+              cache: dict | None = None) -> None:
+    """Run compiled rules over the collections. Rules whose first `for` iterates a collection
+    run record by record — one generated function per collection runs all of them for one
+    record, then the next, reading the record's fields once and sharing the `let` values they
+    have in common (``dsl.compiler.compile_collection``); the others run whole. The findings are
+    the same either way (they are sorted afterwards). ``cache`` keeps the fused functions
+    (``Program.fused``)."""
+    rules = list(rules)
+    for cr in rules:
+        if cr.each is None:
             cr.run(rt, colls, sink)
-    for coll, fns in fused.items():
-        for i, rec in enumerate(colls.get(coll, ()) or ()):
-            memo: dict = {}
-            for each in fns:
-                each(rt, colls, sink, memo, rec, i)
+    for coll, group in _fusable_groups(rules).items():
+        fn = _fused(group, cache if cache is not None else {})
+        fn(rt, colls, sink, colls.get(coll, ()) or ())
 
 
 def load_program(ref, roots=None) -> Program:

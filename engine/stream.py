@@ -105,7 +105,8 @@ def _run_chunk(args) -> tuple[list[str], list[RejectedRecord], int, int, dict]:
                  indexes=idx)
     sink = _DictCollect(program, job.as_of, False)
     run_rules([cr for cr in program.rules
-               if cr.checked.collection == job.stream and cr.checked.per_record], rt, colls, sink)
+               if cr.checked.collection == job.stream and cr.checked.per_record], rt, colls, sink,
+              program.fused)
     # order: by the record's position in the file, then the usual finding order
     keypos = {}
     if ek:
