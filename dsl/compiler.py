@@ -540,7 +540,7 @@ class _Gen:
                     self.emit(f"if {self.expr(fact, scope)} is None:", depth)
                     self.emit(f"sink.gap({self.CR}, {key_expr}, _ref, {self.const(text)}, "
                               f"{self.const('缺少数据：' + text)}, "
-                              f"{self.VALS}({self.CR}, rt, {self.env_dict(scope)}))", depth + 1)
+                              f"{self.values(scope)})", depth + 1)
                     self.emit("continue", depth + 1)
             elif isinstance(st, A.When):
                 self.emit(f"if not ({self.expr(st.cond, scope)}):", depth)
@@ -560,8 +560,30 @@ class _Gen:
         msg = (self.expr(rule.message, scope) if rule.message is not None
                else self.const(rule.title or rule.id))
         self.emit(f"sink.finding({self.CR}, {key_expr}, {on}, {res}, "
-                  f"{self.VALS}({self.CR}, rt, {self.env_dict(scope)}), {msg}, rt.provisional)",
+                  f"{self.values(scope)}, {msg}, rt.provisional)",
                   depth)
+
+    def values(self, scope: dict) -> str:
+        """The finding's values — the rule's `let`s bound so far and its value paths — as
+        ``_vals_maker`` computes them from the scope, built directly (in label order)."""
+        cr = self.cr
+        paths = [(label, _field_path(expr)) for label, expr in cr.values]
+        if any(p is None for _, p in paths):
+            return f"{self.VALS}({self.CR}, rt, {self.env_dict(scope)})"
+        items = [(name, scope[name]) for name in cr.let_names if name in scope]
+        for label, (root, names) in paths:
+            if root not in scope:
+                code = "None"
+            elif self.fuse is not None and scope[root] == self.fuse.rec:
+                # the record is a dict: its field as read for all rules, then the rest
+                code = self.fuse.field(names[0])
+                if len(names) > 1:
+                    code = f"_vp({code}, {names[1:]!r})"
+            else:
+                code = f"_vp({scope[root]}, {names!r})"
+            items.append((label, code))
+        items.sort()
+        return "{" + ", ".join(f"{self.const(k)}: {c}" for k, c in items) + "}"
 
     def env_dict(self, scope: dict) -> str:
         # keys are DSL names emitted as string constants; values are generated variables
@@ -673,6 +695,19 @@ def _vals_maker(cr: CheckedRule) -> Callable:
     return vals
 
 
+def _vp(v, names: tuple):
+    """A value path ``root.a.b`` read from the root's value ``v`` as ``_vals_maker`` reads it:
+    missing on the way, or a value without fields, gives missing (None)."""
+    try:
+        for n in names:
+            if v is None:
+                return None
+            v = v.get(n)
+    except Exception:
+        return None
+    return v
+
+
 def _fusable(cr: CheckedRule) -> bool:
     steps = cr.rule.steps
     return (cr.collection is not None and bool(steps) and isinstance(steps[0], A.For)
@@ -688,7 +723,7 @@ def _namespace() -> dict:
         "_get": R.get, "_index": R.index, "_lookup": R.b_lookup, "_cmp": R.compare,
         "_member": R.member, "_arith": R.arith, "_txt": _txt, "_nn": _nn, "_reason": _reason,
         "_getm": R.get_missing, "_wd_add": R.add_workdays_op, "_wd_sub": R.sub_workdays_op,
-        "_d_add": R.add_days_op, "_d_sub": R.sub_days_op, "_memo": R.memo,
+        "_d_add": R.add_days_op, "_d_sub": R.sub_days_op, "_memo": R.memo, "_vp": _vp,
     }
 
 

@@ -29,7 +29,7 @@ from .calendar import Calendar, load_calendar, shipped_calendar_dir
 from .diagnostics import Diagnostic, PolicyError
 from .facts import typed_records
 from .findings import (CollectionCount, Evaluation, Finding, RejectedRecord, Summary, TraceEntry,
-                       to_json_value, trusted_finding)
+                       to_json_value, trusted_finding, values_json)
 from .inputs import Record, Rejected
 from .loc import Loc
 
@@ -89,7 +89,7 @@ class _Collect:
                 "severity": sev, "collection": coll, "key": key, "triggered_on": on,
                 "status": "resolved" if resolved is not None else "open",
                 "resolved_on": resolved, "message": message, "provisional": bool(provisional),
-                "bundle": origin, "values": to_json_value(values, self._json)}
+                "bundle": origin, "values": values_json(values, self._json)}
 
     def _add(self, cr: CheckedRule, level_key: str, key: str, on, resolved, values, message,
              provisional):
