@@ -260,6 +260,10 @@ class _Gen:
         self.records: set[str] = set()  # variables bound by `for` to a collection's records
         self.memo: dict[int, str] = {}  # id(Let) -> key of its value shared with other rules
         self.in_each = False  # generating `each` (one record; shared lets from the memo M)
+        # generated expressions known not to be missing where code is being generated: a `let`
+        # whose value never is, what a `require` or `when` has checked (variables are bound once
+        # and records are never changed, so the same code gives the same value)
+        self.present: set[str] = set()
         self.CR = f"CR{tag}" if fuse is not None else "CR"
         self.VALS = f"_vals{tag}" if fuse is not None else "_vals"
 
@@ -313,7 +317,7 @@ class _Gen:
                 else:
                     code = self.expr(a, scope)
                     if e.func not in R.ACCEPTS_MISSING:
-                        code = f"_nn({code}, {self.const(fmt_expr(a))})"
+                        code = self.need(a, code)
                     args.append(code)
             return f"B[{e.func!r}](rt, {', '.join(args)})"
         if isinstance(e, A.Duration):
@@ -322,8 +326,7 @@ class _Gen:
             return f"Dur({self.expr(e.amount, scope)}, {e.unit!r})"
         if isinstance(e, A.Unary):
             inner = self.expr(e.operand, scope)
-            if not _never_missing(e.operand):  # `not missing` is a data gap, never true (C8)
-                inner = f"_nn({inner}, {self.const(fmt_expr(e.operand))})"
+            inner = self.need(e.operand, inner)  # `not missing` is a data gap, never true (C8)
             return f"(not {inner})" if e.op == "not" else f"(-{inner})"
         if isinstance(e, A.Binary):
             return self.binary(e, scope)
@@ -333,13 +336,39 @@ class _Gen:
                 return repr(missing != e.negated)
             return f"({self.expr(e.operand, scope)} is {'not ' if e.negated else ''}None)"
         if isinstance(e, A.If):
-            return (f"({self.expr(e.then, scope)} if {self.expr(e.cond, scope)} "
-                    f"else {self.expr(e.else_, scope)})")
+            cond = self.expr(e.cond, scope)
+            then = self.narrowed(_present_if_true(e.cond), e.then, scope)
+            else_ = self.narrowed(_present_if_false(e.cond), e.else_, scope)
+            return f"({then} if {cond} else {else_})"
         if isinstance(e, A.Template):
             parts = [repr(p) if isinstance(p, str) else f"_txt({self.expr(p, scope)})"
                      for p in e.parts]
             return "(" + " + ".join(parts or ["''"]) + ")"
         raise TypeError(e)
+
+    def need(self, e, code: str) -> str:
+        """``code`` (the value of ``e``), raising the data gap "`e` is missing" if it is."""
+        if self.never_missing(e, code):
+            return code
+        text = self.const(fmt_expr(e))
+        if code.isidentifier():
+            return f"({code} if {code} is not None else _miss({text}))"
+        t = self.fresh()
+        return f"({t} if ({t} := {code}) is not None else _miss({text}))"
+
+    def never_missing(self, e, code: str) -> bool:
+        """Is the value of ``e`` (generated as ``code``) never missing?"""
+        if code in self.present or _never_missing(e):
+            return True
+        if isinstance(e, A.Call):
+            return e.func in _PRESENT_CALLS
+        if isinstance(e, (A.ListLit, A.Template)):
+            return True
+        if isinstance(e, A.Binary):  # arithmetic and comparisons raise on missing operands
+            return e.op != "??" or self.never_missing(e.right, "")
+        if isinstance(e, A.If):
+            return self.never_missing(e.then, "") and self.never_missing(e.else_, "")
+        return False
 
     def field(self, e: A.Field, scope) -> str:
         """``obj.name`` as ``R.get`` computes it (a missing obj is an EvalError), inlined."""
@@ -348,24 +377,42 @@ class _Gen:
             if self.fuse is not None and obj == self.fuse.rec:
                 return self.fuse.field(e.name)  # read once per record for all rules
             return f"{obj}.get({e.name!r})"  # a record of a collection: a dict, never missing
+        if obj in self.present:
+            return f"{obj}.get({e.name!r})"
         if obj.isidentifier():
             return f"({obj}.get({e.name!r}) if {obj} is not None else _getm({e.name!r}))"
         t = self.fresh()
         return f"({t}.get({e.name!r}) if ({t} := {obj}) is not None else _getm({e.name!r}))"
 
+    def narrowed(self, nodes: list, e, scope) -> str:
+        """``e`` generated where the expressions ``nodes`` are known present."""
+        if not nodes:
+            return self.expr(e, scope)
+        saved = self.present
+        self.present = set(saved)
+        for n in nodes:
+            self.present.add(self.expr(n, scope))
+        try:
+            return self.expr(e, scope)
+        finally:
+            self.present = saved
+
     def binary(self, e: A.Binary, scope) -> str:
         op = e.op
         l = self.expr(e.left, scope)
+        if op in ("and", "or"):
+            # the right side runs only when the left is true (and) or false (or)
+            r = self.narrowed(_present_if_true(e.left) if op == "and"
+                              else _present_if_false(e.left), e.right, scope)
+            if _is_bool(e.left) and _is_bool(e.right):  # already True/False: no bool() needed
+                return f"({l} {op} {r})"
+            return f"(bool({l}) {op} bool({r}))"
         if op in ("+", "-") and isinstance(e.right, A.Duration) and e.right.unit in _DATE_OPS:
             # `date ± duration` as R.arith computes it, without building a Dur
             amount = (repr(e.right.amount.value) if isinstance(e.right.amount, A.Lit)
                       else self.expr(e.right.amount, scope))
             return f"{_DATE_OPS[e.right.unit][op]}(rt, {l}, {amount})"
         r = self.expr(e.right, scope)
-        if op in ("and", "or"):
-            if _is_bool(e.left) and _is_bool(e.right):  # already True/False: no bool() needed
-                return f"({l} {op} {r})"
-            return f"(bool({l}) {op} bool({r}))"
         if op == "??":
             t = self.fresh()
             return f"({t} if ({t} := {l}) is not None else {r})"
@@ -391,6 +438,7 @@ class _Gen:
         self.lines.append("    " * depth + line)
 
     def build(self) -> str:
+        self.present = set()
         self.emit("def run(rt, colls, sink):", 0)
         self.emit("_as_of = rt.as_of", 1)
         self.emit("_ref = _as_of", 1)
@@ -432,6 +480,7 @@ class _Gen:
         idx, kp = self.fresh("i"), self.fresh("k")
         self.records.add(v)
         self.in_each = True
+        self.present = set()
         self.emit("", 0)
         self.emit(f"def each(rt, colls, sink, M, {v}, {idx}):", 0)
         self.emit("_as_of = rt.as_of", 1)
@@ -454,6 +503,7 @@ class _Gen:
         rule = cr.rule
         st = rule.steps[0]
         self.records.add(fz.rec)
+        self.present = set()
         scope = {st.var: fz.rec}
         d = depth
         self.emit(f"# {rule.id}", d)
@@ -525,6 +575,8 @@ class _Gen:
             if isinstance(st, A.Let):
                 v = self.var(st.name)
                 code = self.expr(st.value, scope)
+                if self.never_missing(st.value, code):
+                    self.present.add(v)
                 key = self.memo.get(id(st)) if (self.in_each or self.fuse is not None) else None
                 if key is not None and self.fuse is not None:
                     self.fuse.shared_let(self, key, v, code, _touches(st.value), depth)
@@ -537,14 +589,18 @@ class _Gen:
             elif isinstance(st, A.Require):
                 for fact in st.facts:
                     text = fmt_expr(fact)
-                    self.emit(f"if {self.expr(fact, scope)} is None:", depth)
+                    code = self.expr(fact, scope)
+                    self.emit(f"if {code} is None:", depth)
                     self.emit(f"sink.gap({self.CR}, {key_expr}, _ref, {self.const(text)}, "
                               f"{self.const('缺少数据：' + text)}, "
                               f"{self.values(scope)})", depth + 1)
                     self.emit("continue", depth + 1)
+                    self.present.add(code)
             elif isinstance(st, A.When):
                 self.emit(f"if not ({self.expr(st.cond, scope)}):", depth)
                 self.emit("continue", depth + 1)
+                for node in _present_if_true(st.cond):
+                    self.present.add(self.expr(node, scope))
             self.gen(i + 1, depth, scope, keyparts, True)
             return
         if rule.key is not None:
@@ -617,6 +673,43 @@ def _never_missing(e) -> bool:
     if isinstance(e, A.Binary):
         return e.op in _BOOL_OPS
     return isinstance(e, A.IsMissing) or (isinstance(e, A.Unary) and e.op == "not")
+
+
+# builtins whose result is never missing
+_PRESENT_CALLS = {"count", "any", "all", "filter", "map", "sort", "distinct", "len", "is_blank",
+                  "contains", "starts_with", "text", "pause", "periods", "sum"}
+
+
+def _present_if_true(e) -> list:
+    """The expressions known present when ``e`` is true (as ``checker.presence_if_true``, as
+    nodes)."""
+    if isinstance(e, A.IsMissing) and e.negated:
+        return [e.operand]
+    if isinstance(e, A.Unary) and e.op == "not":
+        return _present_if_false(e.operand)
+    if isinstance(e, A.Binary) and e.op == "and":
+        return _present_if_true(e.left) + _present_if_true(e.right)
+    if isinstance(e, A.Binary) and e.op == "or":
+        right = {fmt_expr(x) for x in _present_if_true(e.right)}
+        return [x for x in _present_if_true(e.left) if fmt_expr(x) in right]
+    return []
+
+
+def _present_if_false(e) -> list:
+    if isinstance(e, A.IsMissing) and not e.negated:
+        return [e.operand]
+    if isinstance(e, A.Unary) and e.op == "not":
+        return _present_if_true(e.operand)
+    if isinstance(e, A.Binary) and e.op == "or":
+        return _present_if_false(e.left) + _present_if_false(e.right)
+    if isinstance(e, A.Binary) and e.op == "and":
+        right = {fmt_expr(x) for x in _present_if_false(e.right)}
+        return [x for x in _present_if_false(e.left) if fmt_expr(x) in right]
+    return []
+
+
+def _miss(text):
+    raise R.EvalError(f"`{text}` is missing")
 
 
 def _reason(exc: Exception) -> str:
@@ -721,7 +814,8 @@ def _namespace() -> dict:
                          "Exception": Exception},
         "B": R.BUILTINS, "Dur": R.Dur, "NotInForce": R.NotInForce,
         "_get": R.get, "_index": R.index, "_lookup": R.b_lookup, "_cmp": R.compare,
-        "_member": R.member, "_arith": R.arith, "_txt": _txt, "_nn": _nn, "_reason": _reason,
+        "_member": R.member, "_arith": R.arith, "_txt": _txt, "_nn": _nn, "_miss": _miss,
+        "_reason": _reason,
         "_getm": R.get_missing, "_wd_add": R.add_workdays_op, "_wd_sub": R.sub_workdays_op,
         "_d_add": R.add_days_op, "_d_sub": R.sub_days_op, "_memo": R.memo, "_vp": _vp,
     }
