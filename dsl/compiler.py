@@ -249,15 +249,23 @@ def interpret_rule(cr: CheckedRule, rt: R.Runtime, colls: dict, sink, explain: b
 
 
 class _Gen:
-    def __init__(self, cr: CheckedRule):
+    def __init__(self, cr: CheckedRule, fuse: "_Fuse | None" = None, tag: str = ""):
         self.cr = cr
-        self.consts: list = []
+        self.fuse = fuse  # generating one rule's block of a collection's fused function
+        self.tag = tag  # prefix of this rule's generated names (unique within a fused function)
+        self.consts: list = fuse.consts if fuse is not None else []
         self.names: dict[str, str] = {}
         self.n = 0
         self.lines: list[str] = []
         self.records: set[str] = set()  # variables bound by `for` to a collection's records
         self.memo: dict[int, str] = {}  # id(Let) -> key of its value shared with other rules
         self.in_each = False  # generating `each` (one record; shared lets from the memo M)
+        # generated expressions known not to be missing where code is being generated: a `let`
+        # whose value never is, what a `require` or `when` has checked (variables are bound once
+        # and records are never changed, so the same code gives the same value)
+        self.present: set[str] = set()
+        self.CR = f"CR{tag}" if fuse is not None else "CR"
+        self.VALS = f"_vals{tag}" if fuse is not None else "_vals"
 
     def const(self, v) -> str:
         for i, c in enumerate(self.consts):
@@ -268,11 +276,12 @@ class _Gen:
 
     def fresh(self, prefix="t") -> str:
         self.n += 1
-        return f"_{prefix}{self.n}"
+        return f"_{prefix}{self.tag}_{self.n}" if self.tag else f"_{prefix}{self.n}"
 
     def var(self, name: str) -> str:
         if name not in self.names:
-            self.names[name] = f"v{len(self.names)}"
+            self.names[name] = (f"v{self.tag}_{len(self.names)}" if self.tag
+                                else f"v{len(self.names)}")
         return self.names[name]
 
     def expr(self, e, scope: dict) -> str:
@@ -308,7 +317,7 @@ class _Gen:
                 else:
                     code = self.expr(a, scope)
                     if e.func not in R.ACCEPTS_MISSING:
-                        code = f"_nn({code}, {self.const(fmt_expr(a))})"
+                        code = self.need(a, code)
                     args.append(code)
             return f"B[{e.func!r}](rt, {', '.join(args)})"
         if isinstance(e, A.Duration):
@@ -317,8 +326,7 @@ class _Gen:
             return f"Dur({self.expr(e.amount, scope)}, {e.unit!r})"
         if isinstance(e, A.Unary):
             inner = self.expr(e.operand, scope)
-            if not _never_missing(e.operand):  # `not missing` is a data gap, never true (C8)
-                inner = f"_nn({inner}, {self.const(fmt_expr(e.operand))})"
+            inner = self.need(e.operand, inner)  # `not missing` is a data gap, never true (C8)
             return f"(not {inner})" if e.op == "not" else f"(-{inner})"
         if isinstance(e, A.Binary):
             return self.binary(e, scope)
@@ -328,37 +336,83 @@ class _Gen:
                 return repr(missing != e.negated)
             return f"({self.expr(e.operand, scope)} is {'not ' if e.negated else ''}None)"
         if isinstance(e, A.If):
-            return (f"({self.expr(e.then, scope)} if {self.expr(e.cond, scope)} "
-                    f"else {self.expr(e.else_, scope)})")
+            cond = self.expr(e.cond, scope)
+            then = self.narrowed(_present_if_true(e.cond), e.then, scope)
+            else_ = self.narrowed(_present_if_false(e.cond), e.else_, scope)
+            return f"({then} if {cond} else {else_})"
         if isinstance(e, A.Template):
             parts = [repr(p) if isinstance(p, str) else f"_txt({self.expr(p, scope)})"
                      for p in e.parts]
             return "(" + " + ".join(parts or ["''"]) + ")"
         raise TypeError(e)
 
+    def need(self, e, code: str) -> str:
+        """``code`` (the value of ``e``), raising the data gap "`e` is missing" if it is."""
+        if self.never_missing(e, code):
+            return code
+        text = self.const(fmt_expr(e))
+        if code.isidentifier():
+            return f"({code} if {code} is not None else _miss({text}))"
+        t = self.fresh()
+        return f"({t} if ({t} := {code}) is not None else _miss({text}))"
+
+    def never_missing(self, e, code: str) -> bool:
+        """Is the value of ``e`` (generated as ``code``) never missing?"""
+        if code in self.present or _never_missing(e):
+            return True
+        if isinstance(e, A.Call):
+            return e.func in _PRESENT_CALLS
+        if isinstance(e, (A.ListLit, A.Template)):
+            return True
+        if isinstance(e, A.Binary):  # arithmetic and comparisons raise on missing operands
+            return e.op != "??" or self.never_missing(e.right, "")
+        if isinstance(e, A.If):
+            return self.never_missing(e.then, "") and self.never_missing(e.else_, "")
+        return False
+
     def field(self, e: A.Field, scope) -> str:
         """``obj.name`` as ``R.get`` computes it (a missing obj is an EvalError), inlined."""
         obj = self.expr(e.obj, scope)
         if isinstance(e.obj, A.Name) and obj in self.records:
+            if self.fuse is not None and obj == self.fuse.rec:
+                return self.fuse.field(e.name)  # read once per record for all rules
             return f"{obj}.get({e.name!r})"  # a record of a collection: a dict, never missing
+        if obj in self.present:
+            return f"{obj}.get({e.name!r})"
         if obj.isidentifier():
             return f"({obj}.get({e.name!r}) if {obj} is not None else _getm({e.name!r}))"
         t = self.fresh()
         return f"({t}.get({e.name!r}) if ({t} := {obj}) is not None else _getm({e.name!r}))"
 
+    def narrowed(self, nodes: list, e, scope) -> str:
+        """``e`` generated where the expressions ``nodes`` are known present."""
+        if not nodes:
+            return self.expr(e, scope)
+        saved = self.present
+        self.present = set(saved)
+        for n in nodes:
+            self.present.add(self.expr(n, scope))
+        try:
+            return self.expr(e, scope)
+        finally:
+            self.present = saved
+
     def binary(self, e: A.Binary, scope) -> str:
         op = e.op
         l = self.expr(e.left, scope)
+        if op in ("and", "or"):
+            # the right side runs only when the left is true (and) or false (or)
+            r = self.narrowed(_present_if_true(e.left) if op == "and"
+                              else _present_if_false(e.left), e.right, scope)
+            if _is_bool(e.left) and _is_bool(e.right):  # already True/False: no bool() needed
+                return f"({l} {op} {r})"
+            return f"(bool({l}) {op} bool({r}))"
         if op in ("+", "-") and isinstance(e.right, A.Duration) and e.right.unit in _DATE_OPS:
             # `date ± duration` as R.arith computes it, without building a Dur
             amount = (repr(e.right.amount.value) if isinstance(e.right.amount, A.Lit)
                       else self.expr(e.right.amount, scope))
             return f"{_DATE_OPS[e.right.unit][op]}(rt, {l}, {amount})"
         r = self.expr(e.right, scope)
-        if op in ("and", "or"):
-            if _is_bool(e.left) and _is_bool(e.right):  # already True/False: no bool() needed
-                return f"({l} {op} {r})"
-            return f"(bool({l}) {op} bool({r}))"
         if op == "??":
             t = self.fresh()
             return f"({t} if ({t} := {l}) is not None else {r})"
@@ -384,6 +438,7 @@ class _Gen:
         self.lines.append("    " * depth + line)
 
     def build(self) -> str:
+        self.present = set()
         self.emit("def run(rt, colls, sink):", 0)
         self.emit("_as_of = rt.as_of", 1)
         self.emit("_ref = _as_of", 1)
@@ -396,7 +451,7 @@ class _Gen:
         self.emit("except NotInForce:", depth)
         self.emit("continue", depth + 1)
         self.emit("except Exception as _exc:", depth)
-        self.emit(f"sink.gap(CR, {kexpr}, _ref, '', '无法计算：' + _reason(_exc), {{}})", depth + 1)
+        self.emit(f"sink.gap({self.CR}, {kexpr}, _ref, '', '无法计算：' + _reason(_exc), {{}})", depth + 1)
         self.emit("continue", depth + 1)
 
     def _record_header(self, st: A.For, v: str, idx: str, kp: str, scope: dict, d: int) -> None:
@@ -425,6 +480,7 @@ class _Gen:
         idx, kp = self.fresh("i"), self.fresh("k")
         self.records.add(v)
         self.in_each = True
+        self.present = set()
         self.emit("", 0)
         self.emit(f"def each(rt, colls, sink, M, {v}, {idx}):", 0)
         self.emit("_as_of = rt.as_of", 1)
@@ -437,6 +493,43 @@ class _Gen:
         self.gen(1, 3, scope, [kp], True)
         self._handlers(2, [kp])
         self.in_each = False
+
+    def build_block(self, depth: int) -> None:
+        """This rule's part of its collection's fused function, for the record ``fuse.rec``
+        (index ``_i``): what ``each`` does, with the key, the reference date and the record's
+        fields read once for all rules, and shared `let`s kept in local slots."""
+        fz = self.fuse
+        cr = self.cr
+        rule = cr.rule
+        st = rule.steps[0]
+        self.records.add(fz.rec)
+        self.present = set()
+        scope = {st.var: fz.rec}
+        d = depth
+        self.emit(f"# {rule.id}", d)
+        self.emit("rt.provisional = False", d)
+        ref = fz.ref(self, scope)
+        if ref is not None:
+            self.emit(f"_ref = {ref}", d)
+        elif rule.ref is not None:
+            r = self.fresh("r")
+            self.emit("_ref = _as_of", d)
+            self.emit("try:", d)
+            self.emit(f"{r} = {self.expr(rule.ref, scope)}", d + 1)
+            self.emit("except Exception:", d)
+            self.emit(f"{r} = None", d + 1)
+            self.emit(f"_ref = {r} if {r} is not None else _as_of", d)
+        else:
+            self.emit("_ref = _as_of", d)
+        if cr.key_field is not None:
+            kp = fz.key(cr.key_field)
+        else:
+            kp = self.fresh("k")
+            self.emit(f"{kp} = {st.var!r} + '[' + str(_i) + ']'", d)  # a record is a dict
+        self.emit("for _once in (0,):", d)
+        self.emit("try:", d + 1)
+        self.gen(1, d + 2, scope, [kp], True)
+        self._handlers(d + 1, [kp])
 
     def gen(self, i: int, depth: int, scope: dict, keyparts: list, in_loop: bool) -> None:
         cr = self.cr
@@ -482,23 +575,32 @@ class _Gen:
             if isinstance(st, A.Let):
                 v = self.var(st.name)
                 code = self.expr(st.value, scope)
-                key = self.memo.get(id(st)) if self.in_each else None
-                if key is not None:  # the same value as in another rule for this record
-                    code = f"_memo(rt, M, {self.const(key)}, lambda: {code})"
-                self.emit(f"{v} = {code}", depth)
+                if self.never_missing(st.value, code):
+                    self.present.add(v)
+                key = self.memo.get(id(st)) if (self.in_each or self.fuse is not None) else None
+                if key is not None and self.fuse is not None:
+                    self.fuse.shared_let(self, key, v, code, _touches(st.value), depth)
+                else:
+                    if key is not None:  # the same value as in another rule for this record
+                        code = f"_memo(rt, M, {self.const(key)}, lambda: {code})"
+                    self.emit(f"{v} = {code}", depth)
                 scope = dict(scope)
                 scope[st.name] = v
             elif isinstance(st, A.Require):
                 for fact in st.facts:
                     text = fmt_expr(fact)
-                    self.emit(f"if {self.expr(fact, scope)} is None:", depth)
-                    self.emit(f"sink.gap(CR, {key_expr}, _ref, {self.const(text)}, "
-                              f"{self.const('缺少数据：' + text)}, _vals(CR, rt, {self.env_dict(scope)}))",
-                              depth + 1)
+                    code = self.expr(fact, scope)
+                    self.emit(f"if {code} is None:", depth)
+                    self.emit(f"sink.gap({self.CR}, {key_expr}, _ref, {self.const(text)}, "
+                              f"{self.const('缺少数据：' + text)}, "
+                              f"{self.values(scope)})", depth + 1)
                     self.emit("continue", depth + 1)
+                    self.present.add(code)
             elif isinstance(st, A.When):
                 self.emit(f"if not ({self.expr(st.cond, scope)}):", depth)
                 self.emit("continue", depth + 1)
+                for node in _present_if_true(st.cond):
+                    self.present.add(self.expr(node, scope))
             self.gen(i + 1, depth, scope, keyparts, True)
             return
         if rule.key is not None:
@@ -513,8 +615,31 @@ class _Gen:
             self.emit(f"{res} = rt.touch({self.expr(rule.resolved, scope)})", depth)
         msg = (self.expr(rule.message, scope) if rule.message is not None
                else self.const(rule.title or rule.id))
-        self.emit(f"sink.finding(CR, {key_expr}, {on}, {res}, _vals(CR, rt, {self.env_dict(scope)}), "
-                  f"{msg}, rt.provisional)", depth)
+        self.emit(f"sink.finding({self.CR}, {key_expr}, {on}, {res}, "
+                  f"{self.values(scope)}, {msg}, rt.provisional)",
+                  depth)
+
+    def values(self, scope: dict) -> str:
+        """The finding's values — the rule's `let`s bound so far and its value paths — as
+        ``_vals_maker`` computes them from the scope, built directly (in label order)."""
+        cr = self.cr
+        paths = [(label, _field_path(expr)) for label, expr in cr.values]
+        if any(p is None for _, p in paths):
+            return f"{self.VALS}({self.CR}, rt, {self.env_dict(scope)})"
+        items = [(name, scope[name]) for name in cr.let_names if name in scope]
+        for label, (root, names) in paths:
+            if root not in scope:
+                code = "None"
+            elif self.fuse is not None and scope[root] == self.fuse.rec:
+                # the record is a dict: its field as read for all rules, then the rest
+                code = self.fuse.field(names[0])
+                if len(names) > 1:
+                    code = f"_vp({code}, {names[1:]!r})"
+            else:
+                code = f"_vp({scope[root]}, {names!r})"
+            items.append((label, code))
+        items.sort()
+        return "{" + ", ".join(f"{self.const(k)}: {c}" for k, c in items) + "}"
 
     def env_dict(self, scope: dict) -> str:
         # keys are DSL names emitted as string constants; values are generated variables
@@ -548,6 +673,43 @@ def _never_missing(e) -> bool:
     if isinstance(e, A.Binary):
         return e.op in _BOOL_OPS
     return isinstance(e, A.IsMissing) or (isinstance(e, A.Unary) and e.op == "not")
+
+
+# builtins whose result is never missing
+_PRESENT_CALLS = {"count", "any", "all", "filter", "map", "sort", "distinct", "len", "is_blank",
+                  "contains", "starts_with", "text", "pause", "periods", "sum"}
+
+
+def _present_if_true(e) -> list:
+    """The expressions known present when ``e`` is true (as ``checker.presence_if_true``, as
+    nodes)."""
+    if isinstance(e, A.IsMissing) and e.negated:
+        return [e.operand]
+    if isinstance(e, A.Unary) and e.op == "not":
+        return _present_if_false(e.operand)
+    if isinstance(e, A.Binary) and e.op == "and":
+        return _present_if_true(e.left) + _present_if_true(e.right)
+    if isinstance(e, A.Binary) and e.op == "or":
+        right = {fmt_expr(x) for x in _present_if_true(e.right)}
+        return [x for x in _present_if_true(e.left) if fmt_expr(x) in right]
+    return []
+
+
+def _present_if_false(e) -> list:
+    if isinstance(e, A.IsMissing) and not e.negated:
+        return [e.operand]
+    if isinstance(e, A.Unary) and e.op == "not":
+        return _present_if_true(e.operand)
+    if isinstance(e, A.Binary) and e.op == "or":
+        return _present_if_false(e.left) + _present_if_false(e.right)
+    if isinstance(e, A.Binary) and e.op == "and":
+        right = {fmt_expr(x) for x in _present_if_false(e.right)}
+        return [x for x in _present_if_false(e.left) if fmt_expr(x) in right]
+    return []
+
+
+def _miss(text):
+    raise R.EvalError(f"`{text}` is missing")
 
 
 def _reason(exc: Exception) -> str:
@@ -626,10 +788,37 @@ def _vals_maker(cr: CheckedRule) -> Callable:
     return vals
 
 
+def _vp(v, names: tuple):
+    """A value path ``root.a.b`` read from the root's value ``v`` as ``_vals_maker`` reads it:
+    missing on the way, or a value without fields, gives missing (None)."""
+    try:
+        for n in names:
+            if v is None:
+                return None
+            v = v.get(n)
+    except Exception:
+        return None
+    return v
+
+
 def _fusable(cr: CheckedRule) -> bool:
     steps = cr.rule.steps
     return (cr.collection is not None and bool(steps) and isinstance(steps[0], A.For)
             and isinstance(steps[0].source, A.Name) and steps[0].source.name == cr.collection)
+
+
+def _namespace() -> dict:
+    return {
+        "__builtins__": {"enumerate": enumerate, "isinstance": isinstance, "dict": dict,
+                         "list": list, "str": str, "bool": bool, "type": type,
+                         "Exception": Exception},
+        "B": R.BUILTINS, "Dur": R.Dur, "NotInForce": R.NotInForce,
+        "_get": R.get, "_index": R.index, "_lookup": R.b_lookup, "_cmp": R.compare,
+        "_member": R.member, "_arith": R.arith, "_txt": _txt, "_nn": _nn, "_miss": _miss,
+        "_reason": _reason,
+        "_getm": R.get_missing, "_wd_add": R.add_workdays_op, "_wd_sub": R.sub_workdays_op,
+        "_d_add": R.add_days_op, "_d_sub": R.sub_days_op, "_memo": R.memo, "_vp": _vp,
+    }
 
 
 def compile_rule(cr: CheckedRule, shared: frozenset = frozenset()) -> CompiledRule:
@@ -643,18 +832,8 @@ def compile_rule(cr: CheckedRule, shared: frozenset = frozenset()) -> CompiledRu
         n0 = len(g.lines)
         g.build_each()
         src = src + "\n".join(g.lines[n0:]) + "\n"
-    consts = tuple(g.consts)
-    ns: dict[str, Any] = {
-        "__builtins__": {"enumerate": enumerate, "isinstance": isinstance, "dict": dict,
-                         "list": list, "str": str, "bool": bool, "Exception": Exception},
-        "K": consts, "B": R.BUILTINS, "Dur": R.Dur, "NotInForce": R.NotInForce,
-        "_get": R.get, "_index": R.index, "_lookup": R.b_lookup, "_cmp": R.compare,
-        "_member": R.member, "_arith": R.arith, "_txt": _txt, "_nn": _nn, "_reason": _reason,
-        "_getm": R.get_missing, "_wd_add": R.add_workdays_op, "_wd_sub": R.sub_workdays_op,
-        "_d_add": R.add_days_op, "_d_sub": R.sub_days_op,
-        "_vals": _vals_maker(cr), "_memo": R.memo,
-        "CR": cr,
-    }
+    ns = _namespace()
+    ns.update(K=tuple(g.consts), _vals=_vals_maker(cr), CR=cr)
     code = compile(src, f"<rule {cr.rule.id}>", "exec")
     exec(code, ns)  # the source above is generated from the checked AST, never from policy text
     inner = ns["run"]
@@ -760,3 +939,151 @@ def shared_let_keys(checked) -> frozenset:
         for key in set(let_keys(cr).values()):
             seen.setdefault(key, set()).add(cr.rule.id)
     return frozenset(k for k, rules in seen.items() if len(rules) > 1)
+
+
+# ---------------------------------------------------------------------- one function per collection
+#
+# The rules whose first `for` iterates the same collection, compiled into one function that runs
+# them all for one record, then the next: the record's key, its reference date and the fields the
+# rules read are computed once per record, and a `let` several rules share lives in a local slot
+# (computed by the first rule that reaches it, replayed — value, error, provisional mark — by the
+# others, as ``R.memo`` does). Each rule's block is what its ``each`` does.
+
+_UNSET = object()
+
+# builtins that never read the working-day calendar (so never mark a finding provisional);
+# any other builtin is assumed to (a builtin added later is then handled safely)
+_CALENDAR_FREE = {"count", "any", "all", "filter", "map", "sum", "min", "max", "first", "last",
+                  "sort", "distinct", "len", "lookup", "contains", "starts_with", "lower", "trim",
+                  "text", "is_blank", "coalesce", "add_days", "add_months", "add_years",
+                  "term_end", "age", "year", "month", "quarter", "date", "periods",
+                  "period_start", "period_end", "pause", "is_paused", "id_problem",
+                  "id_birth_date", "phone_kind"}
+
+
+def _touches(e) -> bool:
+    """May computing ``e`` read the working-day calendar (and so set ``rt.provisional``)?"""
+    if isinstance(e, A.Lambda):
+        return _touches(e.body)
+    if isinstance(e, A.Call) and e.func not in _CALENDAR_FREE:
+        return True
+    if isinstance(e, A.Duration) and e.unit == "workdays":
+        return True
+    return any(_touches(c) for c in _children(e))
+
+
+class _Fuse:
+    """Code generation state of one collection's fused function."""
+
+    rec = "_rec"  # the record
+
+    def __init__(self, coll: str):
+        self.coll = coll
+        self.consts: list = []
+        self.fields: dict[str, str] = {}  # field name -> local holding rec.get(name)
+        self.keys: dict[str, str] = {}  # key field -> local holding the record's key text
+        self.refs: dict[tuple, str] = {}  # (record variable, ref text) -> local
+        self.ref_code: list[tuple[str, str]] = []
+        self.slots: dict[str, str] = {}  # shared let key -> slot
+
+    def field(self, name: str) -> str:
+        v = self.fields.get(name)
+        if v is None:
+            v = self.fields[name] = f"_f{len(self.fields)}"
+        return v
+
+    def key(self, key_field: str) -> str:
+        v = self.keys.get(key_field)
+        if v is None:
+            v = self.keys[key_field] = f"_key{len(self.keys)}"
+        return v
+
+    def ref(self, g: _Gen, scope: dict) -> str | None:
+        """The local holding the rule's reference date, when it can be computed once per record
+        for all rules (it does not read the calendar); None otherwise."""
+        rule = g.cr.rule
+        if rule.ref is None:
+            return "_as_of"
+        if _touches(rule.ref):
+            return None
+        k = (rule.steps[0].var, fmt_expr(rule.ref))
+        v = self.refs.get(k)
+        if v is None:
+            v = self.refs[k] = f"_ref{len(self.refs)}"
+            self.ref_code.append((v, g.expr(rule.ref, scope)))
+        return v
+
+    def shared_let(self, g: _Gen, key: str, v: str, code: str, touches: bool, d: int) -> None:
+        s = self.slots.get(key)
+        if s is None:
+            s = self.slots[key] = f"_S{len(self.slots)}"
+        g.emit(f"if {s} is _U:", d)
+        if touches:
+            g.emit("_pb = rt.provisional", d + 1)
+            g.emit("rt.provisional = False", d + 1)
+        g.emit("try:", d + 1)
+        g.emit(f"{s} = {code}", d + 2)
+        g.emit(f"{s}e = None", d + 2)
+        g.emit("except Exception as _e:", d + 1)
+        g.emit(f"{s} = None", d + 2)
+        g.emit(f"{s}e = _e.with_traceback(None)", d + 2)
+        if touches:
+            g.emit(f"{s}p = rt.provisional", d + 1)
+            g.emit(f"rt.provisional = _pb or {s}p", d + 1)
+            g.emit(f"elif {s}p:", d)
+            g.emit("rt.provisional = True", d + 1)
+        g.emit(f"if {s}e is not None:", d)
+        g.emit(f"raise {s}e", d + 1)
+        g.emit(f"{v} = {s}", d)
+
+
+def compile_collection(coll: str, crs: list[CheckedRule], eaches: list[Callable],
+                       shared: frozenset = frozenset()) -> tuple[str, Callable]:
+    """(source, ``run(rt, colls, sink, records)``) of the fused function of the fusable rules
+    ``crs`` over ``coll``; ``eaches`` are their ``CompiledRule.each``, used for a record that is
+    not a dict (each rule then reports it as it would on its own)."""
+    fz = _Fuse(coll)
+    blocks: list[str] = []
+    gens = []
+    for j, cr in enumerate(crs):
+        g = _Gen(cr, fz, f"{j}_")
+        g.memo = {i: k for i, k in let_keys(cr).items() if k in shared}
+        g.build_block(2)
+        blocks.extend(g.lines)
+        gens.append(g)
+    L = ["def run(rt, colls, sink, recs):",
+         "    _as_of = rt.as_of",
+         "    _U = _UNSET",
+         "    for _i, _rec in enumerate(recs):",
+         "        if type(_rec) is not dict:",
+         "            _slow(rt, colls, sink, _rec, _i)",
+         "            continue"]
+    for kf, v in fz.keys.items():
+        L.append(f"        {v} = _rec.get({kf!r})")
+        L.append(f"        {v} = str({v}) if {v} is not None else '#' + str(_i)")
+    for name, v in fz.fields.items():
+        L.append(f"        {v} = _rec.get({name!r})")
+    for v, code in fz.ref_code:
+        L.append("        try:")
+        L.append(f"            {v} = {code}")
+        L.append("        except Exception:")
+        L.append(f"            {v} = None")
+        L.append(f"        if {v} is None:")
+        L.append(f"            {v} = _as_of")
+    if fz.slots:
+        L.append("        " + " = ".join(fz.slots.values()) + " = _U")
+    src = "\n".join(L + blocks) + "\n"
+
+    def slow(rt, colls, sink, rec, i):
+        memo: dict = {}
+        for each in eaches:
+            each(rt, colls, sink, memo, rec, i)
+
+    ns = _namespace()
+    ns.update(K=tuple(fz.consts), _UNSET=_UNSET, _slow=slow)
+    for j, (cr, g) in enumerate(zip(crs, gens)):
+        ns[g.CR] = cr
+        ns[g.VALS] = _vals_maker(cr)
+    code = compile(src, f"<collection {coll}>", "exec")
+    exec(code, ns)  # generated from the checked AST of the rules, never from policy text
+    return src, ns["run"]

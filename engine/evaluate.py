@@ -22,14 +22,15 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 from ..dsl.checker import CheckedRule, check_bundle
-from ..dsl.compiler import CompiledRule, compile_rule, interpret_rule, shared_let_keys
+from ..dsl.compiler import (CompiledRule, compile_collection, compile_rule, interpret_rule,
+                            shared_let_keys)
 from ..dsl.runtime import Runtime
 from .bundle import Bundle, load_bundle
 from .calendar import Calendar, load_calendar, shipped_calendar_dir
 from .diagnostics import Diagnostic, PolicyError
 from .facts import typed_records
 from .findings import (CollectionCount, Evaluation, Finding, RejectedRecord, Summary, TraceEntry,
-                       to_json_value)
+                       to_json_value, trusted_finding, values_json)
 from .inputs import Record, Rejected
 from .workflow import compile_flows, flow_states
 from .loc import Loc
@@ -60,32 +61,44 @@ class _Collect:
         self.as_of = as_of
         self.raw: list[Finding] = []
         self.traces: list[TraceEntry] | None = [] if explain else None
-        self._rules: dict[str, tuple] = {}
+        self._rules: dict[tuple, tuple] = {}
+        # plain JSON of the values met so far, by id (see to_json_value): a record shown by
+        # several findings (each rule that fires on a case shows the case) is converted once
+        self._json: dict = {}
 
-    def _rule_info(self, cr: CheckedRule) -> tuple:
-        rule = cr.rule
-        info = self._rules.get(rule.id)
+    def _rule_info(self, cr: CheckedRule, level_key: str) -> tuple:
+        """(rule id, clauses, level key, level name, severity, collection, bundle)"""
+        k = (id(cr), level_key)
+        info = self._rules.get(k)
         if info is None:
+            rule = cr.rule
             b = self.p.bundle
-            info = self._rules[rule.id] = (rule.id, tuple(c.id for c in rule.cites),
-                                           b.rule_origin.get(rule.id, b.name))
+            lv = b.levels[level_key]
+            info = self._rules[k] = (rule.id, tuple(c.id for c in rule.cites), lv.key, lv.name,
+                                     lv.severity, cr.collection,
+                                     b.rule_origin.get(rule.id, b.name), cr)
         return info
+
+    def _fields(self, cr: CheckedRule, level_key: str, key: str, on, resolved, values, message,
+                provisional) -> dict | None:
+        """A finding's fields, each with its declared type (None: dated after as_of)."""
+        if on > self.as_of:
+            return None
+        if resolved is not None and resolved > self.as_of:
+            resolved = None
+        rule_id, clauses, lk, lname, sev, coll, origin, _ = self._rule_info(cr, level_key)
+        return {"rule": rule_id, "clauses": list(clauses), "level": lk, "level_name": lname,
+                "severity": sev, "collection": coll, "key": key, "triggered_on": on,
+                "status": "resolved" if resolved is not None else "open",
+                "resolved_on": resolved, "message": message, "provisional": bool(provisional),
+                "bundle": origin, "values": values_json(values, self._json)}
 
     def _add(self, cr: CheckedRule, level_key: str, key: str, on, resolved, values, message,
              provisional):
-        if on > self.as_of:
-            return
-        lv = self.p.bundle.levels[level_key]
-        if resolved is not None and resolved > self.as_of:
-            resolved = None
-        rule_id, clauses, origin = self._rule_info(cr)
-        # every field is built here with its declared type: no validation needed
-        self.raw.append(Finding.model_construct(
-            rule=rule_id, clauses=list(clauses), level=lv.key, level_name=lv.name,
-            severity=lv.severity, collection=cr.collection, key=key, triggered_on=on,
-            status="resolved" if resolved is not None else "open", resolved_on=resolved,
-            message=message, provisional=bool(provisional), bundle=origin,
-            values=to_json_value(values, {})))
+        d = self._fields(cr, level_key, key, on, resolved, values, message, provisional)
+        if d is not None:
+            # every field is built with its declared type: no validation needed
+            self.raw.append(trusted_finding(d))
 
     def finding(self, cr, key, on, resolved, values, message, provisional):
         for lv in cr.rule.levels:
@@ -154,6 +167,8 @@ class Program:
     bundle: Bundle
     rules: tuple[CompiledRule, ...]
     flows: Mapping[str, Any] = field(default_factory=dict)  # name -> workflow.CompiledFlow
+    # (collection, rule ids) -> the fused function of those rules (see ``run_rules``)
+    fused: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def checked(self) -> tuple[CheckedRule, ...]:
@@ -269,7 +284,7 @@ class Program:
             for cr in self.rules:
                 interpret_rule(cr.checked, rt, colls, sink, explain=explain)
         else:
-            run_rules(self.rules, rt, colls, sink)
+            run_rules(self.rules, rt, colls, sink, self.fused)
         findings = sort_findings(sink.raw)
         summary.findings = len(findings)
         by_level: dict[str, int] = {}
@@ -290,26 +305,49 @@ def prepare(bundle: Bundle) -> Program:
     """Check and compile every rule of ``bundle`` (raises PolicyError listing all problems)."""
     checked = check_bundle(bundle)
     shared = shared_let_keys(checked)
-    return Program(bundle, tuple(compile_rule(c, shared) for c in checked),
-                   MappingProxyType(compile_flows(bundle)))
+    program = Program(bundle, tuple(compile_rule(c, shared) for c in checked),
+                      MappingProxyType(compile_flows(bundle)))
+    for coll, group in _fusable_groups(program.rules).items():
+        _fused(group, program.fused)
+    return program
 
 
-def run_rules(rules: Iterable[CompiledRule], rt: Runtime, colls: Mapping[str, list], sink) -> None:
-    """Run compiled rules over the collections. Rules whose first `for` iterates a collection
-    run record by record (all of them for one record, then the next), sharing the `let` values
-    they have in common; the others run whole. The findings are the same either way (they are
-    sorted afterwards)."""
-    fused: dict[str, list] = {}
+def _fusable_groups(rules: Iterable[CompiledRule]) -> dict[str, list[CompiledRule]]:
+    groups: dict[str, list[CompiledRule]] = {}
     for cr in rules:
         if cr.each is not None:
-            fused.setdefault(cr.checked.collection, []).append(cr.each)
-        else:
+            groups.setdefault(cr.checked.collection, []).append(cr)
+    return groups
+
+
+def _fused(group: list[CompiledRule], cache: dict):
+    """The fused function of ``group`` (rules over one collection), compiled once per set."""
+    coll = group[0].checked.collection
+    k = (coll, tuple(cr.rule.id for cr in group))
+    fn = cache.get(k)
+    if fn is None:
+        checked = [cr.checked for cr in group]
+        _src, fn = compile_collection(coll, checked, [cr.each for cr in group],
+                                      shared_let_keys(checked))
+        cache[k] = fn
+    return fn
+
+
+def run_rules(rules: Iterable[CompiledRule], rt: Runtime, colls: Mapping[str, list], sink,
+              cache: dict | None = None) -> None:
+    """Run compiled rules over the collections. Rules whose first `for` iterates a collection
+    run record by record — one generated function per collection runs all of them for one
+    record, then the next, reading the record's fields once and sharing the `let` values they
+    have in common (``dsl.compiler.compile_collection``); the others run whole. The findings are
+    the same either way (they are sorted afterwards). ``cache`` keeps the fused functions
+    (``Program.fused``)."""
+    rules = list(rules)
+    for cr in rules:
+        if cr.each is None:
             cr.run(rt, colls, sink)
-    for coll, fns in fused.items():
-        for i, rec in enumerate(colls.get(coll, ()) or ()):
-            memo: dict = {}
-            for each in fns:
-                each(rt, colls, sink, memo, rec, i)
+    for coll, group in _fusable_groups(rules).items():
+        fn = _fused(group, cache if cache is not None else {})
+        fn(rt, colls, sink, colls.get(coll, ()) or ())
 
 
 def load_program(ref, roots=None) -> Program:

@@ -35,6 +35,23 @@ class Finding(BaseModel):
     values: dict[str, Any] = Field(description="the values that decided the finding")
 
 
+_FINDING_FIELDS = tuple(Finding.model_fields)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def trusted_finding(fields: dict) -> Finding:
+    """A :class:`Finding` from a dict holding every field, in declaration order, each already of
+    its declared type — what ``Finding.model_construct(**fields)`` gives, without its per-field
+    bookkeeping (the evaluator builds one per finding)."""
+    m = _new(Finding)
+    _set(m, "__dict__", fields)
+    _set(m, "__pydantic_fields_set__", set(_FINDING_FIELDS))
+    _set(m, "__pydantic_extra__", None)
+    _set(m, "__pydantic_private__", None)
+    return m
+
+
 class RejectedRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -119,19 +136,41 @@ def to_json_value(v: Any, _memo: dict | None = None) -> Any:
             try:
                 ks = sorted(v)
             except TypeError:
-                ks = None
-            if ks is None or not all(type(k) is str for k in ks):
                 return _to_json_value(v)
             r = {}
             for k in ks:
+                if type(k) is not str:
+                    return _to_json_value(v)
                 x = v[k]
-                r[k] = x if type(x) in _SCALARS else to_json_value(x, _memo)
+                tx = type(x)
+                r[k] = (x if tx in _SCALARS else x.isoformat() if tx is _dt.date
+                        else to_json_value(x, _memo))
         if _memo is not None:
             _memo[id(v)] = (v, r)  # keeps v alive, so its id is not reused meanwhile
         return r
     if t is _dt.date:
         return v.isoformat()
     return _to_json_value(v)
+
+
+_date = _dt.date
+
+
+def values_json(v: dict, _memo: dict) -> dict:
+    """``to_json_value(v, _memo)`` for a finding's values: a dict made for one finding, so it is
+    not remembered itself (what it holds is)."""
+    try:
+        ks = sorted(v)
+    except TypeError:
+        return to_json_value(v, _memo)
+    r = {}
+    for k in ks:
+        if type(k) is not str:
+            return to_json_value(v, _memo)
+        x = v[k]
+        t = type(x)
+        r[k] = x if t in _SCALARS else x.isoformat() if t is _date else to_json_value(x, _memo)
+    return r
 
 
 def _to_json_value(v: Any) -> Any:

@@ -25,7 +25,7 @@ from typing import IO, Iterable, Iterator
 
 from .bundle import load_bundle, policy_roots
 from .evaluate import Program, _Collect, break_ties, prepare, run_rules
-from .findings import CollectionCount, RejectedRecord, Summary, to_json_value
+from .findings import CollectionCount, RejectedRecord, Summary
 from .inputs import Record, Rejected, read_file, read_jsonl_lines
 from .render import _dumps
 from .identity import ID_KEYS, PHONE_KEYS, mask_id, mask_phone, mask_text
@@ -105,7 +105,8 @@ def _run_chunk(args) -> tuple[list[str], list[RejectedRecord], int, int, dict]:
                  indexes=idx, flows=dict(program.flows))
     sink = _DictCollect(program, job.as_of, False)
     run_rules([cr for cr in program.rules
-               if cr.checked.collection == job.stream and cr.checked.per_record], rt, colls, sink)
+               if cr.checked.collection == job.stream and cr.checked.per_record], rt, colls, sink,
+              program.fused)
     # order: by the record's position in the file, then the usual finding order
     keypos = {}
     if ek:
@@ -131,18 +132,9 @@ class _DictCollect(_Collect):
     findings and never needs the pydantic models."""
 
     def _add(self, cr, level_key, key, on, resolved, values, message, provisional):
-        if on > self.as_of:
-            return
-        lv = self.p.bundle.levels[level_key]
-        if resolved is not None and resolved > self.as_of:
-            resolved = None
-        rule_id, clauses, origin = self._rule_info(cr)
-        self.raw.append({
-            "rule": rule_id, "clauses": list(clauses), "level": lv.key, "level_name": lv.name,
-            "severity": lv.severity, "collection": cr.collection, "key": key,
-            "triggered_on": on, "status": "resolved" if resolved is not None else "open",
-            "resolved_on": resolved, "message": message, "provisional": bool(provisional),
-            "bundle": origin, "values": to_json_value(values, {})})
+        d = self._fields(cr, level_key, key, on, resolved, values, message, provisional)
+        if d is not None:
+            self.raw.append(d)
 
 
 def _sort_dicts(raw: list[dict], keypos: dict) -> list[dict]:

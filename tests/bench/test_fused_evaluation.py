@@ -71,3 +71,47 @@ def test_fused_equals_per_rule_on_generated_henan(tmp_path):
     for as_of in (gen_henan.AS_OF, _dt.date(2023, 1, 1)):
         assert render(program.evaluate(facts, as_of), "json") == \
             render(plain.evaluate(facts, as_of), "json")
+
+
+def test_fused_equals_per_rule_on_records_that_are_not_dicts(tmp_path):
+    # run_rules trusts its input; a record that is not a dict takes each rule's own path (a data
+    # gap per rule), the others the fused one — as rule by rule
+    gen_henan.generate(tmp_path, 40, 5)
+    from govsup.dsl.runtime import Runtime
+    from govsup.engine.evaluate import _Collect, run_rules, sort_findings
+    from govsup.engine.findings import Summary
+    from govsup.engine.inputs import read_file
+
+    program = load_program("henan")
+    facts = {c: list(read_file(tmp_path / f, collection=c)) for c, f in
+             (("items", "items.json"), ("cases", "cases.jsonl"),
+              ("evaluations", "evaluations.jsonl"))}
+    colls = program.read_facts(facts, Summary(), [], [])
+    indexes = program.indexes(colls)
+    colls["cases"] = colls["cases"][:10] + ["not a record", 7, None] + colls["cases"][10:]
+    colls["evaluations"] = [["x"]] + colls["evaluations"]
+
+    def findings(p):
+        sink = _Collect(p, gen_henan.AS_OF, False)
+        rt = Runtime(as_of=gen_henan.AS_OF, calendar=p.calendar(), params=p.bundle.params,
+                     indexes=indexes)
+        run_rules(p.rules, rt, colls, sink, p.fused)
+        return [f.model_dump(mode="json") for f in sort_findings(sink.raw)]
+
+    a = findings(program)
+    assert a == findings(_per_rule(program))
+    assert any(f["key"] == "#10" and "无法计算" in f["message"] for f in a)
+
+
+def test_fused_equals_the_interpreter_on_generated_henan(tmp_path):
+    # the interpreter is the reference semantics (and shares nothing between rules)
+    gen_henan.generate(tmp_path, 400, 29)
+    from govsup.engine.inputs import read_file
+
+    facts = {c: list(read_file(tmp_path / f, collection=c)) for c, f in
+             (("items", "items.json"), ("cases", "cases.jsonl"),
+              ("evaluations", "evaluations.jsonl"))}
+    program = load_program("henan")
+    for as_of in (gen_henan.AS_OF, _dt.date(2022, 3, 1)):
+        assert render(program.evaluate(facts, as_of), "json") == \
+            render(program.evaluate(facts, as_of, interpret=True), "json")
