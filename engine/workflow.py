@@ -315,12 +315,10 @@ class CompiledFlow:
             st = self.states.get(s)
             if st is None:
                 issue("illegal", s, cur, d, i, f"“{s}”不是流程“{wf.title}”中的状态")
-            elif cur is not None and cur not in self.states:
-                pass  # leaving an undeclared state: entering it was already reported
             elif cur is None:
                 if not st.initial:
                     issue("illegal", s, None, d, i, f"流程应从初始状态开始，记录的第一个状态是“{st.title}”")
-            else:
+            elif cur in self.states:  # (leaving an undeclared state: entering it was reported)
                 move = self.moves.get((cur, s))
                 if move is None:
                     skipped = s in self.reach.get(cur, ()) or cur in self.reach.get(s, ())
