@@ -20,6 +20,7 @@ Sink protocol: ``finding(cr, key, on, resolved, values, message, provisional)``,
 from __future__ import annotations
 
 import datetime as _dt
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -264,6 +265,7 @@ class _Gen:
         # whose value never is, what a `require` or `when` has checked (variables are bound once
         # and records are never changed, so the same code gives the same value)
         self.present: set[str] = set()
+        self.subst: dict[int, str] = {}  # id(node) -> the variable already holding its value
         self.CR = f"CR{tag}" if fuse is not None else "CR"
         self.VALS = f"_vals{tag}" if fuse is not None else "_vals"
 
@@ -285,6 +287,10 @@ class _Gen:
         return self.names[name]
 
     def expr(self, e, scope: dict) -> str:
+        if self.subst:
+            t = self.subst.get(id(e))
+            if t is not None:
+                return t
         if isinstance(e, A.Lit):
             v = e.value
             if v is None or isinstance(v, (bool, int, float, str)):
@@ -383,6 +389,143 @@ class _Gen:
             return f"({obj}.get({e.name!r}) if {obj} is not None else _getm({e.name!r}))"
         t = self.fresh()
         return f"({t}.get({e.name!r}) if ({t} := {obj}) is not None else _getm({e.name!r}))"
+
+    # -- lowering: the list functions with a lambda as loops (no closure, no call per element)
+    #
+    # ``lower(e)`` emits statements that compute the calls with a lambda in ``e`` — in the order
+    # and under the conditions the expression code would compute them — and returns the
+    # expression code of ``e`` using their results. Operands evaluated before such a call are
+    # computed into variables first (same order of evaluation, so the same first error), and
+    # a missing-value check on a call's argument happens right after the argument, as inline.
+
+    def lower(self, e, scope: dict, d: int) -> str:
+        if not (_LOWER and _has_lambda(e)):
+            return self.expr(e, scope)
+        if isinstance(e, A.Call) and e.func in _LOOPS and len(e.args) == 2 and \
+                isinstance(e.args[1], A.Lambda):
+            return self.loop(e, scope, d)
+        if isinstance(e, A.Binary) and e.op in ("and", "or", "??") and _has_lambda(e.right):
+            return self.lower_cond(e, scope, d)
+        if isinstance(e, A.If) and (_has_lambda(e.then) or _has_lambda(e.else_)):
+            t = self.fresh("c")
+            c = self.lower(e.cond, scope, d)
+            self.emit(f"if {c}:", d)
+            with self.assume(_present_if_true(e.cond), scope):
+                self.emit(f"{t} = {self.lower(e.then, scope, d + 1)}", d + 1)
+            self.emit("else:", d)
+            with self.assume(_present_if_false(e.cond), scope):
+                self.emit(f"{t} = {self.lower(e.else_, scope, d + 1)}", d + 1)
+            return t
+        if isinstance(e, A.Call) and e.func == "lookup" or isinstance(e, A.Lambda):
+            return self.expr(e, scope)
+        # operands in order; each one up to the last that holds a lambda call gets a variable
+        kids = [c for c in _children(e) if not isinstance(c, A.Lambda)]
+        if isinstance(e, A.Binary) and e.op in ("and", "or", "??"):
+            kids = [e.left]  # the right side has no lambda call (see above)
+        if isinstance(e, A.If):
+            kids = [e.cond]
+        last = max((i for i, c in enumerate(kids) if _has_lambda(c)), default=-1)
+        checked = isinstance(e, A.Call) and e.func not in R.ACCEPTS_MISSING
+        added = []
+        for c in kids[:last + 1]:
+            code = self.lower(c, scope, d)
+            if not code.isidentifier():
+                t = self.fresh()
+                self.emit(f"{t} = {code}", d)
+                code = t
+            if checked and not self.never_missing(c, code):  # as the inline check would
+                self.emit(f"if {code} is None:", d)
+                self.emit(f"_miss({self.const(fmt_expr(c))})", d + 1)
+                self.present.add(code)
+            self.subst[id(c)] = code
+            added.append(id(c))
+        try:
+            return self.expr(e, scope)
+        finally:
+            for k in added:
+                del self.subst[k]
+
+    def lower_cond(self, e: A.Binary, scope: dict, d: int) -> str:
+        """``a and b``, ``a or b``, ``a ?? b`` whose right side has a lambda call: it runs only
+        when the expression would compute it."""
+        op = e.op
+        t = self.fresh("c")
+        left = self.lower(e.left, scope, d)
+        if op == "??":
+            self.emit(f"{t} = {left}", d)
+            self.emit(f"if {t} is None:", d)
+            with self.assume([], scope):  # what the branch checks holds only there
+                self.emit(f"{t} = {self.lower(e.right, scope, d + 1)}", d + 1)
+            return t
+        plain = _is_bool(e.left) and _is_bool(e.right)
+        self.emit(f"{t} = {left}" if plain else f"{t} = bool({left})", d)
+        self.emit(f"if {t}:" if op == "and" else f"if not {t}:", d)
+        nodes = _present_if_true(e.left) if op == "and" else _present_if_false(e.left)
+        with self.assume(nodes, scope):
+            right = self.lower(e.right, scope, d + 1)
+        self.emit(f"{t} = {right}" if plain else f"{t} = bool({right})", d + 1)
+        return t
+
+    def loop(self, e: A.Call, scope: dict, d: int) -> str:
+        """``f(xs, x -> body)`` for the list functions of ``_LOOPS``, as ``R.b_<f>`` computes
+        it, written as a loop."""
+        f = e.func
+        src, lam = e.args
+        xs = self.lower(src, scope, d)
+        if not xs.isidentifier():
+            t = self.fresh("xs")
+            self.emit(f"{t} = {xs}", d)
+            xs = t
+        if not self.never_missing(src, xs):
+            self.emit(f"if {xs} is None:", d)
+            self.emit(f"_miss({self.const(fmt_expr(src))})", d + 1)
+        x = self.fresh("l")
+        r = self.fresh("r")
+        inner = dict(scope)
+        inner[lam.param] = x
+        saved = self.present  # what the body checks holds for one element only
+        self.present = set(saved)
+        if f == "sort":
+            self.emit(f"{r} = []", d)
+            i = self.fresh("i")
+            self.emit(f"for {i}, {x} in enumerate({xs}):", d)
+            self.emit(f"{r}.append(({self.lower(lam.body, inner, d + 1)}, {i}, {x}))", d + 1)
+            self.emit(f"{r} = _sort_keyed({r})", d)
+        else:
+            init = {"filter": "[]", "map": "[]", "any": "False", "all": "True", "first": "None",
+                    "last": "None", "count": "0"}[f]
+            self.emit(f"{r} = {init}", d)
+            self.emit(f"for {x} in {'reversed(' + xs + ')' if f == 'last' else xs}:", d)
+            body = self.lower(lam.body, inner, d + 1)
+            if f == "map":
+                self.emit(f"{r}.append({body})", d + 1)
+            elif f == "all":
+                self.emit(f"if not ({body}):", d + 1)
+                self.emit(f"{r} = False", d + 2)
+                self.emit("break", d + 2)
+            else:
+                self.emit(f"if {body}:", d + 1)
+                if f == "filter":
+                    self.emit(f"{r}.append({x})", d + 2)
+                elif f == "count":
+                    self.emit(f"{r} += 1", d + 2)
+                else:
+                    self.emit(f"{r} = {'True' if f == 'any' else x}", d + 2)
+                    self.emit("break", d + 2)
+        self.present = saved
+        return r
+
+    @contextmanager
+    def assume(self, nodes: list, scope: dict):
+        """Generate code where the expressions ``nodes`` are known present."""
+        saved = self.present
+        self.present = set(saved)
+        for n in nodes:
+            self.present.add(self.expr(n, scope))
+        try:
+            yield
+        finally:
+            self.present = saved
 
     def narrowed(self, nodes: list, e, scope) -> str:
         """``e`` generated where the expressions ``nodes`` are known present."""
@@ -574,16 +717,16 @@ class _Gen:
             st = steps[i]
             if isinstance(st, A.Let):
                 v = self.var(st.name)
-                code = self.expr(st.value, scope)
-                if self.never_missing(st.value, code):
-                    self.present.add(v)
                 key = self.memo.get(id(st)) if (self.in_each or self.fuse is not None) else None
                 if key is not None and self.fuse is not None:
-                    self.fuse.shared_let(self, key, v, code, _touches(st.value), depth)
+                    self.fuse.shared_let(self, key, v, st.value, scope, depth)
+                elif key is not None:  # the same value as in another rule for this record
+                    code = self.expr(st.value, scope)
+                    self.emit(f"{v} = _memo(rt, M, {self.const(key)}, lambda: {code})", depth)
                 else:
-                    if key is not None:  # the same value as in another rule for this record
-                        code = f"_memo(rt, M, {self.const(key)}, lambda: {code})"
-                    self.emit(f"{v} = {code}", depth)
+                    self.emit(f"{v} = {self.lower(st.value, scope, depth)}", depth)
+                if self.never_missing(st.value, ""):
+                    self.present.add(v)
                 scope = dict(scope)
                 scope[st.name] = v
             elif isinstance(st, A.Require):
@@ -597,7 +740,7 @@ class _Gen:
                     self.emit("continue", depth + 1)
                     self.present.add(code)
             elif isinstance(st, A.When):
-                self.emit(f"if not ({self.expr(st.cond, scope)}):", depth)
+                self.emit(f"if not ({self.lower(st.cond, scope, depth)}):", depth)
                 self.emit("continue", depth + 1)
                 for node in _present_if_true(st.cond):
                     self.present.add(self.expr(node, scope))
@@ -673,6 +816,20 @@ def _never_missing(e) -> bool:
     if isinstance(e, A.Binary):
         return e.op in _BOOL_OPS
     return isinstance(e, A.IsMissing) or (isinstance(e, A.Unary) and e.op == "not")
+
+
+# write the list functions with a lambda as loops (False: as calls with closures, the reference
+# the loops are tested against)
+_LOWER = True
+
+# list functions with a lambda that ``_Gen.loop`` writes as loops
+_LOOPS = {"filter", "map", "any", "all", "first", "last", "count", "sort"}
+
+def _has_lambda(e) -> bool:
+    """Does ``e`` call a function with a lambda argument?"""
+    if isinstance(e, A.Lambda):
+        return True
+    return any(_has_lambda(c) for c in _children(e))
 
 
 # builtins whose result is never missing
@@ -811,13 +968,14 @@ def _namespace() -> dict:
     return {
         "__builtins__": {"enumerate": enumerate, "isinstance": isinstance, "dict": dict,
                          "list": list, "str": str, "bool": bool, "type": type,
-                         "Exception": Exception},
+                         "reversed": reversed, "Exception": Exception},
         "B": R.BUILTINS, "Dur": R.Dur, "NotInForce": R.NotInForce,
         "_get": R.get, "_index": R.index, "_lookup": R.b_lookup, "_cmp": R.compare,
         "_member": R.member, "_arith": R.arith, "_txt": _txt, "_nn": _nn, "_miss": _miss,
         "_reason": _reason,
         "_getm": R.get_missing, "_wd_add": R.add_workdays_op, "_wd_sub": R.sub_workdays_op,
         "_d_add": R.add_days_op, "_d_sub": R.sub_days_op, "_memo": R.memo, "_vp": _vp,
+        "_sort_keyed": R.sort_keyed,
     }
 
 
@@ -1013,15 +1171,20 @@ class _Fuse:
             self.ref_code.append((v, g.expr(rule.ref, scope)))
         return v
 
-    def shared_let(self, g: _Gen, key: str, v: str, code: str, touches: bool, d: int) -> None:
+    def shared_let(self, g: _Gen, key: str, v: str, e, scope: dict, d: int) -> None:
         s = self.slots.get(key)
         if s is None:
             s = self.slots[key] = f"_S{len(self.slots)}"
+        touches = _touches(e)
         g.emit(f"if {s} is _U:", d)
         if touches:
             g.emit("_pb = rt.provisional", d + 1)
             g.emit("rt.provisional = False", d + 1)
         g.emit("try:", d + 1)
+        saved = g.present  # what is checked while computing it holds only there
+        g.present = set(saved)
+        code = g.lower(e, scope, d + 2)
+        g.present = saved
         g.emit(f"{s} = {code}", d + 2)
         g.emit(f"{s}e = None", d + 2)
         g.emit("except Exception as _e:", d + 1)

@@ -295,9 +295,17 @@ def b_last(rt, xs, f=None):
 
 
 def b_sort(rt, xs, f):
-    keyed = [(f(x), i, x) for i, x in enumerate(xs)]
-    # missing keys sort last, stably
-    keyed.sort(key=lambda t: (t[0] is None, t[0] if t[0] is not None else 0, t[1]))
+    return sort_keyed([(f(x), i, x) for i, x in enumerate(xs)])
+
+
+def _sort_key(t):
+    return (t[0] is None, t[0] if t[0] is not None else 0, t[1])
+
+
+def sort_keyed(keyed: list) -> list:
+    """The elements of ``[(key, index, element), …]`` by key; missing keys last, stably."""
+    if len(keyed) > 1:
+        keyed.sort(key=_sort_key)
     return [x for _, _, x in keyed]
 
 
