@@ -20,6 +20,7 @@ Sink protocol: ``finding(cr, key, on, resolved, values, message, provisional)``,
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -31,6 +32,11 @@ from .format import fmt_expr
 
 
 def _txt(v) -> str:
+    t = type(v)
+    if t is str:
+        return v
+    if t is _dt.date:
+        return v.isoformat()  # str(v)
     return R.b_text(None, v) if v is not None else "（缺失）"
 
 
@@ -306,13 +312,20 @@ class _Gen:
             return f"colls.get({e.name!r}, ())"
         if isinstance(e, A.Field):
             if isinstance(e.obj, A.Name) and e.obj.name == "param" and "param" not in scope:
-                return f"rt.param({e.name!r}, _ref)"
+                return f"_P[{e.name!r}]"  # parameters in force on _ref (NotInForce if not)
             return self.field(e, scope)
         if isinstance(e, A.Index):
             return f"_index({self.expr(e.obj, scope)}, {self.expr(e.index, scope)})"
         if isinstance(e, A.Call):
             if e.func == "lookup":
-                return f"_lookup(rt, {e.args[0].name!r}, {self.expr(e.args[1], scope)})"
+                key = self.expr(e.args[1], scope)
+                if self.fuse is None:
+                    return f"_lookup(rt, {e.args[0].name!r}, {key})"
+                ix = self.fuse.index(e.args[0].name)  # rt.indexes.get(coll, {}), read once
+                if not key.isidentifier():
+                    t = self.fresh()
+                    return f"(None if ({t} := {key}) is None else {ix}.get({t}))"
+                return f"(None if {key} is None else {ix}.get({key}))"
             args = []
             for a in e.args:
                 if isinstance(a, A.Lambda):
@@ -325,7 +338,16 @@ class _Gen:
                     if e.func not in R.ACCEPTS_MISSING:
                         code = self.need(a, code)
                     args.append(code)
-            return f"B[{e.func!r}](rt, {', '.join(args)})"
+            if e.func == "count" and len(args) == 1:
+                return f"len({args[0]})"  # R.b_count without a lambda
+            if e.func == "first" and len(args) == 1:
+                t = self.fresh()
+                return (f"(({t}[0] if {t} else None) if type({t} := {args[0]}) is list "
+                        f"else _B_first(rt, {t}))")
+            if e.func in ("min", "max") and len(args) == 2:
+                return f"_{e.func}2({args[0]}, {args[1]})"
+            fn = f"_B_{e.func}" if e.func.isidentifier() else f"B[{e.func!r}]"
+            return f"{fn}(rt, {', '.join(args)})"
         if isinstance(e, A.Duration):
             if isinstance(e.amount, A.Lit):
                 return self.const(R.Dur(e.amount.value, e.unit))
@@ -347,10 +369,17 @@ class _Gen:
             else_ = self.narrowed(_present_if_false(e.cond), e.else_, scope)
             return f"({then} if {cond} else {else_})"
         if isinstance(e, A.Template):
-            parts = [repr(p) if isinstance(p, str) else f"_txt({self.expr(p, scope)})"
+            parts = [repr(p) if isinstance(p, str) else self.text(self.expr(p, scope))
                      for p in e.parts]
             return "(" + " + ".join(parts or ["''"]) + ")"
         raise TypeError(e)
+
+    def text(self, code: str) -> str:
+        """``_txt(code)``, without the call for text."""
+        if code.isidentifier():
+            return f"({code} if type({code}) is str else _txt({code}))"
+        t = self.fresh()
+        return f"({t} if type({t} := {code}) is str else _txt({t}))"
 
     def need(self, e, code: str) -> str:
         """``code`` (the value of ``e``), raising the data gap "`e` is missing" if it is."""
@@ -366,6 +395,8 @@ class _Gen:
         """Is the value of ``e`` (generated as ``code``) never missing?"""
         if code in self.present or _never_missing(e):
             return True
+        if code.startswith("_P[") and _PARAM_READ.fullmatch(code):
+            return True  # a parameter in force has a value (NotInForce otherwise)
         if isinstance(e, A.Call):
             return e.func in _PRESENT_CALLS
         if isinstance(e, (A.ListLit, A.Template)):
@@ -552,6 +583,18 @@ class _Gen:
             return f"(bool({l}) {op} bool({r}))"
         if op in ("+", "-") and isinstance(e.right, A.Duration) and e.right.unit in _DATE_OPS:
             # `date ± duration` as R.arith computes it, without building a Dur
+            if e.right.unit == "days" and isinstance(e.right.amount, A.Lit) and \
+                    type(e.right.amount.value) is int:
+                # R.add_days_op / sub_days_op inline: d + timedelta(days=±n)
+                n = e.right.amount.value
+                td = self.const(_dt.timedelta(days=n if op == "+" else -n))
+                if self.never_missing(e.left, l):
+                    return f"({l} + {td})"
+                miss = f"_miss_op({op!r})"
+                if l.isidentifier():
+                    return f"({l} + {td} if {l} is not None else {miss})"
+                t = self.fresh()
+                return f"({t} + {td} if ({t} := {l}) is not None else {miss})"
             amount = (repr(e.right.amount.value) if isinstance(e.right.amount, A.Lit)
                       else self.expr(e.right.amount, scope))
             return f"{_DATE_OPS[e.right.unit][op]}(rt, {l}, {amount})"
@@ -584,7 +627,9 @@ class _Gen:
         self.present = set()
         self.emit("def run(rt, colls, sink):", 0)
         self.emit("_as_of = rt.as_of", 1)
+        self.emit("_isprov = rt.calendar.is_provisional", 1)
         self.emit("_ref = _as_of", 1)
+        self.emit("_P = rt.params_on(_ref)", 1)
         self.emit("rt.provisional = False", 1)
         self.gen(0, 1, {}, [], False)
         return "\n".join(self.lines) + "\n"
@@ -608,6 +653,7 @@ class _Gen:
             self.emit("except Exception:", d)
             self.emit(f"{r} = None", d + 1)
             self.emit(f"_ref = {r} if {r} is not None else _as_of", d)
+            self.emit("_P = rt.params_on(_ref)", d)
         if cr.key_field is not None:
             self.emit(f"{kp} = {v}.get({cr.key_field!r}) if isinstance({v}, dict) else None", d)
             self.emit(f"{kp} = str({kp}) if {kp} is not None else '#' + str({idx})", d)
@@ -627,7 +673,9 @@ class _Gen:
         self.emit("", 0)
         self.emit(f"def each(rt, colls, sink, M, {v}, {idx}):", 0)
         self.emit("_as_of = rt.as_of", 1)
+        self.emit("_isprov = rt.calendar.is_provisional", 1)
         self.emit("_ref = _as_of", 1)
+        self.emit("_P = rt.params_on(_ref)", 1)
         self.emit("rt.provisional = False", 1)
         scope = {st.var: v}
         self._record_header(st, v, idx, kp, scope, 1)
@@ -654,7 +702,9 @@ class _Gen:
         ref = fz.ref(self, scope)
         if ref is not None:
             self.emit(f"_ref = {ref}", d)
-        elif rule.ref is not None:
+            if cr.params:
+                self.emit(f"_P = {fz.params(ref)}", d)
+        else:
             r = self.fresh("r")
             self.emit("_ref = _as_of", d)
             self.emit("try:", d)
@@ -662,8 +712,8 @@ class _Gen:
             self.emit("except Exception:", d)
             self.emit(f"{r} = None", d + 1)
             self.emit(f"_ref = {r} if {r} is not None else _as_of", d)
-        else:
-            self.emit("_ref = _as_of", d)
+            if cr.params:
+                self.emit("_P = rt.params_on(_ref)", d)
         if cr.key_field is not None:
             kp = fz.key(cr.key_field)
         else:
@@ -748,14 +798,18 @@ class _Gen:
             return
         if rule.key is not None:
             key_expr = f"_txt({self.expr(rule.key, scope)})"
-        on = self.fresh("on")
-        self.emit(f"{on} = rt.touch({self.expr(rule.on, scope)})", depth)
+        on = self.fresh("on")  # rt.touch inline: a date in a year the calendar lacks
+        self.emit(f"{on} = {self.expr(rule.on, scope)}", depth)
         self.emit(f"if {on} is None:", depth)
         self.emit("continue", depth + 1)
+        self.emit(f"if _isprov({on}):", depth)
+        self.emit("rt.provisional = True", depth + 1)
         res = "None"
         if rule.resolved is not None:
             res = self.fresh("res")
-            self.emit(f"{res} = rt.touch({self.expr(rule.resolved, scope)})", depth)
+            self.emit(f"{res} = {self.expr(rule.resolved, scope)}", depth)
+            self.emit(f"if {res} is not None and _isprov({res}):", depth)
+            self.emit("rt.provisional = True", depth + 1)
         msg = (self.expr(rule.message, scope) if rule.message is not None
                else self.const(rule.title or rule.id))
         self.emit(f"sink.finding({self.CR}, {key_expr}, {on}, {res}, "
@@ -832,6 +886,8 @@ def _has_lambda(e) -> bool:
     return any(_has_lambda(c) for c in _children(e))
 
 
+_PARAM_READ = re.compile(r"_P\['\w+'\]")
+
 # builtins whose result is never missing
 _PRESENT_CALLS = {"count", "any", "all", "filter", "map", "sort", "distinct", "len", "is_blank",
                   "contains", "starts_with", "text", "pause", "periods", "sum"}
@@ -865,8 +921,34 @@ def _present_if_false(e) -> list:
     return []
 
 
+def _min2(a, b):
+    """``R.b_min(rt, a, b)``."""
+    if a is None:
+        return b if not isinstance(b, (list, tuple)) else R.b_min(None, a, b)
+    if b is None:
+        return a if not isinstance(a, (list, tuple)) else R.b_min(None, a, b)
+    if isinstance(a, (list, tuple)):
+        return R.b_min(None, a, b)
+    return min(a, b)
+
+
+def _max2(a, b):
+    """``R.b_max(rt, a, b)``."""
+    if a is None:
+        return b if not isinstance(b, (list, tuple)) else R.b_max(None, a, b)
+    if b is None:
+        return a if not isinstance(a, (list, tuple)) else R.b_max(None, a, b)
+    if isinstance(a, (list, tuple)):
+        return R.b_max(None, a, b)
+    return max(a, b)
+
+
 def _miss(text):
     raise R.EvalError(f"`{text}` is missing")
+
+
+def _miss_op(op):
+    raise R.EvalError(f"missing operand of `{op}`")
 
 
 def _reason(exc: Exception) -> str:
@@ -968,14 +1050,15 @@ def _namespace() -> dict:
     return {
         "__builtins__": {"enumerate": enumerate, "isinstance": isinstance, "dict": dict,
                          "list": list, "str": str, "bool": bool, "type": type,
-                         "reversed": reversed, "Exception": Exception},
+                         "reversed": reversed, "len": len, "Exception": Exception},
         "B": R.BUILTINS, "Dur": R.Dur, "NotInForce": R.NotInForce,
         "_get": R.get, "_index": R.index, "_lookup": R.b_lookup, "_cmp": R.compare,
         "_member": R.member, "_arith": R.arith, "_txt": _txt, "_nn": _nn, "_miss": _miss,
         "_reason": _reason,
         "_getm": R.get_missing, "_wd_add": R.add_workdays_op, "_wd_sub": R.sub_workdays_op,
         "_d_add": R.add_days_op, "_d_sub": R.sub_days_op, "_memo": R.memo, "_vp": _vp,
-        "_sort_keyed": R.sort_keyed,
+        "_sort_keyed": R.sort_keyed, "_miss_op": _miss_op, "_min2": _min2, "_max2": _max2,
+        **{f"_B_{name}": fn for name, fn in R.BUILTINS.items() if name.isidentifier()},
     }
 
 
@@ -1143,11 +1226,26 @@ class _Fuse:
         self.refs: dict[tuple, str] = {}  # (record variable, ref text) -> local
         self.ref_code: list[tuple[str, str]] = []
         self.slots: dict[str, str] = {}  # shared let key -> slot
+        self.indexes: dict[str, str] = {}  # collection -> local holding rt.indexes.get(coll, {})
+        self.param_sets: dict[str, str] = {}  # local holding a date -> its parameters in force
 
     def field(self, name: str) -> str:
         v = self.fields.get(name)
         if v is None:
             v = self.fields[name] = f"_f{len(self.fields)}"
+        return v
+
+    def index(self, coll: str) -> str:
+        v = self.indexes.get(coll)
+        if v is None:
+            v = self.indexes[coll] = f"_ix{len(self.indexes)}"
+        return v
+
+    def params(self, ref: str) -> str:
+        """The local holding ``rt.params_on(ref)`` (``ref``: ``_as_of`` or a shared ref)."""
+        v = self.param_sets.get(ref)
+        if v is None:
+            v = self.param_sets[ref] = f"_P{len(self.param_sets)}"
         return v
 
     def key(self, key_field: str) -> str:
@@ -1216,7 +1314,14 @@ def compile_collection(coll: str, crs: list[CheckedRule], eaches: list[Callable]
         gens.append(g)
     L = ["def run(rt, colls, sink, recs):",
          "    _as_of = rt.as_of",
-         "    _U = _UNSET",
+         "    _isprov = rt.calendar.is_provisional",
+         "    _U = _UNSET"]
+    for coll_, v in fz.indexes.items():
+        L.append(f"    {v} = rt.indexes.get({coll_!r}, {{}})")
+    for ref, v in fz.param_sets.items():
+        if ref == "_as_of":
+            L.append(f"    {v} = rt.params_on(_as_of)")
+    L += [
          "    for _i, _rec in enumerate(recs):",
          "        if type(_rec) is not dict:",
          "            _slow(rt, colls, sink, _rec, _i)",
@@ -1233,6 +1338,9 @@ def compile_collection(coll: str, crs: list[CheckedRule], eaches: list[Callable]
         L.append(f"            {v} = None")
         L.append(f"        if {v} is None:")
         L.append(f"            {v} = _as_of")
+    for ref, v in fz.param_sets.items():
+        if ref != "_as_of":
+            L.append(f"        {v} = rt.params_on({ref})")
     if fz.slots:
         L.append("        " + " = ".join(fz.slots.values()) + " = _U")
     src = "\n".join(L + blocks) + "\n"

@@ -169,6 +169,9 @@ class Program:
     flows: Mapping[str, Any] = field(default_factory=dict)  # name -> workflow.CompiledFlow
     # (collection, rule ids) -> the fused function of those rules (see ``run_rules``)
     fused: dict = field(default_factory=dict, compare=False, repr=False)
+    # date -> the parameters in force on it, filled as rules read them (Runtime.in_force):
+    # shared by all evaluations, since the bundle's parameters never change
+    in_force: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def checked(self) -> tuple[CheckedRule, ...]:
@@ -279,7 +282,8 @@ class Program:
              explain: bool, interpret: bool) -> Evaluation:
         sink = _Collect(self, as_of, explain)
         rt = Runtime(as_of=as_of, calendar=cal, params=self.bundle.params,
-                     indexes=self.indexes(colls), flows=dict(self.flows))
+                     indexes=self.indexes(colls), flows=dict(self.flows),
+                     in_force=self.in_force)
         if explain or interpret:
             for cr in self.rules:
                 interpret_rule(cr.checked, rt, colls, sink, explain=explain)

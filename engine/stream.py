@@ -102,7 +102,7 @@ def _run_chunk(args) -> tuple[list[str], list[RejectedRecord], int, int, dict]:
     if ek:
         idx[job.stream] = {r.get(ek): r for r in recs}
     rt = Runtime(as_of=job.as_of, calendar=st["calendar"], params=program.bundle.params,
-                 indexes=idx, flows=dict(program.flows))
+                 indexes=idx, flows=dict(program.flows), in_force=program.in_force)
     sink = _DictCollect(program, job.as_of, False)
     run_rules([cr for cr in program.rules
                if cr.checked.collection == job.stream and cr.checked.per_record], rt, colls, sink,
