@@ -133,31 +133,34 @@ def _values_key(f: Finding) -> str:
     return json.dumps(f.values, sort_keys=True, ensure_ascii=False)
 
 
-def break_ties(out: list, key, tie_key) -> None:
-    """Re-sort, in place, each run of neighbours of the sorted list ``out`` that share ``key``
-    by ``tie_key`` (an expensive key computed only where it decides something)."""
-    i, n = 0, len(out)
+def sort_with_ties(items: Iterable, key, tie_key) -> list:
+    """``items`` sorted by ``key``, each run of items with equal keys re-sorted by ``tie_key``
+    (an expensive key computed only where it decides something). Both sorts are stable."""
+    keyed = [(key(x), x) for x in items]
+    keyed.sort(key=_first)
+    out = [x for _, x in keyed]
+    i, n = 0, len(keyed)
     while i < n:
-        k = key(out[i])
+        k = keyed[i][0]
         j = i + 1
-        while j < n and key(out[j]) == k:
+        while j < n and keyed[j][0] == k:
             j += 1
         if j - i > 1:
             out[i:j] = sorted(out[i:j], key=tie_key)
         i = j
+    return out
+
+
+def _first(t):
+    return t[0]
 
 
 def sort_findings(findings: Iterable[Finding], prefix=None) -> list[Finding]:
     """``sorted(findings, key=lambda f: prefix(f) + finding_sort_key(f))`` (``prefix`` optional),
     serialising the values only to break ties between findings that agree on everything else."""
     if prefix is None:
-        out = sorted(findings, key=_primary_key)
-        key = _primary_key
-    else:
-        out = sorted(findings, key=lambda f: prefix(f) + _primary_key(f))
-        key = lambda f: prefix(f) + _primary_key(f)  # noqa: E731
-    break_ties(out, key, _values_key)
-    return out
+        return sort_with_ties(findings, _primary_key, _values_key)
+    return sort_with_ties(findings, lambda f: prefix(f) + _primary_key(f), _values_key)
 
 
 @dataclass(frozen=True)

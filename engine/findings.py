@@ -126,31 +126,56 @@ def to_json_value(v: Any, _memo: dict | None = None) -> Any:
     if t in _SCALARS:
         return v
     if t is dict or t is list:
-        if _memo is not None:
-            r = _memo.get(id(v))
-            if r is not None:
-                return r[1]
-        if t is list:
-            r = [x if type(x) in _SCALARS else to_json_value(x, _memo) for x in v]
-        else:
-            try:
-                ks = sorted(v)
-            except TypeError:
-                return _to_json_value(v)
-            r = {}
-            for k in ks:
-                if type(k) is not str:
-                    return _to_json_value(v)
-                x = v[k]
-                tx = type(x)
-                r[k] = (x if tx in _SCALARS else x.isoformat() if tx is _dt.date
-                        else to_json_value(x, _memo))
-        if _memo is not None:
-            _memo[id(v)] = (v, r)  # keeps v alive, so its id is not reused meanwhile
-        return r
+        if _memo is None:
+            return _container_json(v, t, None)
+        r = _memo.get(id(v))
+        if r is not None:
+            return r[1]
+        return _container_json(v, t, _memo)
     if t is _dt.date:
         return v.isoformat()
     return _to_json_value(v)
+
+
+def _container_json(v, t, _memo):
+    """``to_json_value`` of a dict or list not converted yet (remembered in ``_memo``)."""
+    get = _memo.get if _memo is not None else _nothing
+    if t is list:
+        r = []
+        for x in v:
+            tx = type(x)
+            if tx in _SCALARS:
+                r.append(x)
+            elif tx is _date:
+                r.append(x.isoformat())
+            else:
+                h = get(id(x))
+                r.append(h[1] if h is not None else to_json_value(x, _memo))
+    else:
+        try:
+            ks = sorted(v)
+        except TypeError:
+            return _to_json_value(v)
+        r = {}
+        for k in ks:
+            if type(k) is not str:
+                return _to_json_value(v)
+            x = v[k]
+            tx = type(x)
+            if tx in _SCALARS:
+                r[k] = x
+            elif tx is _date:
+                r[k] = x.isoformat()
+            else:
+                h = get(id(x))
+                r[k] = h[1] if h is not None else to_json_value(x, _memo)
+    if _memo is not None:
+        _memo[id(v)] = (v, r)  # keeps v alive, so its id is not reused meanwhile
+    return r
+
+
+def _nothing(_k):
+    return None
 
 
 _date = _dt.date
@@ -164,12 +189,19 @@ def values_json(v: dict, _memo: dict) -> dict:
     except TypeError:
         return to_json_value(v, _memo)
     r = {}
+    get = _memo.get
     for k in ks:
         if type(k) is not str:
             return to_json_value(v, _memo)
         x = v[k]
         t = type(x)
-        r[k] = x if t in _SCALARS else x.isoformat() if t is _date else to_json_value(x, _memo)
+        if t in _SCALARS:
+            r[k] = x
+        elif t is _date:
+            r[k] = x.isoformat()
+        else:
+            h = get(id(x))
+            r[k] = h[1] if h is not None else to_json_value(x, _memo)
     return r
 
 

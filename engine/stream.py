@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import IO, Iterable, Iterator
 
 from .bundle import load_bundle, policy_roots
-from .evaluate import Program, _Collect, break_ties, prepare, run_rules
+from .evaluate import Program, _Collect, prepare, run_rules, sort_with_ties
 from .findings import CollectionCount, RejectedRecord, Summary
 from .inputs import Record, Rejected, read_file, read_jsonl_lines
 from .render import _dumps
@@ -143,9 +143,8 @@ def _sort_dicts(raw: list[dict], keypos: dict) -> list[dict]:
     def key(f):
         return (keypos.get(f["key"].split("/")[0], 0), f["triggered_on"], f["rule"], f["key"],
                 -f["severity"], f["level"], f["message"])
-    out = sorted(raw, key=key)
-    break_ties(out, key, lambda f: json.dumps(f["values"], sort_keys=True, ensure_ascii=False))
-    return out
+    return sort_with_ties(raw, key, lambda f: json.dumps(f["values"], sort_keys=True,
+                                                       ensure_ascii=False))
 
 
 # Any text with an ID or phone number that mask_text masks has at least 10 digits (an ID 15 or
