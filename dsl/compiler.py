@@ -266,6 +266,8 @@ class _Gen:
         self.lines: list[str] = []
         self.records: set[str] = set()  # variables bound by `for` to a collection's records
         self.memo: dict[int, str] = {}  # id(Let) -> key of its value shared with other rules
+        # fused: id(node) -> key of a value other rules compute too (a let's value or part of it)
+        self.sub: dict[int, str] = {}
         self.in_each = False  # generating `each` (one record; shared lets from the memo M)
         # generated expressions known not to be missing where code is being generated: a `let`
         # whose value never is, what a `require` or `when` has checked (variables are bound once
@@ -429,15 +431,26 @@ class _Gen:
     # computed into variables first (same order of evaluation, so the same first error), and
     # a missing-value check on a call's argument happens right after the argument, as inline.
 
-    def lower(self, e, scope: dict, d: int) -> str:
-        if not (_LOWER and _has_lambda(e)):
+    def stmt(self, e) -> bool:
+        """Does ``e`` need statements: a call with a lambda, or a value shared with other
+        rules (taken from its slot)?"""
+        if _has_lambda(e):
+            return True
+        return bool(self.sub) and _has_node(e, self.sub)
+
+    def lower(self, e, scope: dict, d: int, shared: bool = True) -> str:
+        if not _LOWER:
+            return self.expr(e, scope)
+        if shared and id(e) in self.sub:
+            return self.fuse.shared_value(self, self.sub[id(e)], e, scope, d)
+        if not self.stmt(e):
             return self.expr(e, scope)
         if isinstance(e, A.Call) and e.func in _LOOPS and len(e.args) == 2 and \
                 isinstance(e.args[1], A.Lambda):
             return self.loop(e, scope, d)
-        if isinstance(e, A.Binary) and e.op in ("and", "or", "??") and _has_lambda(e.right):
+        if isinstance(e, A.Binary) and e.op in ("and", "or", "??") and self.stmt(e.right):
             return self.lower_cond(e, scope, d)
-        if isinstance(e, A.If) and (_has_lambda(e.then) or _has_lambda(e.else_)):
+        if isinstance(e, A.If) and (self.stmt(e.then) or self.stmt(e.else_)):
             t = self.fresh("c")
             c = self.lower(e.cond, scope, d)
             self.emit(f"if {c}:", d)
@@ -452,10 +465,10 @@ class _Gen:
         # operands in order; each one up to the last that holds a lambda call gets a variable
         kids = [c for c in _children(e) if not isinstance(c, A.Lambda)]
         if isinstance(e, A.Binary) and e.op in ("and", "or", "??"):
-            kids = [e.left]  # the right side has no lambda call (see above)
+            kids = [e.left]  # the right side needs no statements (see above)
         if isinstance(e, A.If):
             kids = [e.cond]
-        last = max((i for i, c in enumerate(kids) if _has_lambda(c)), default=-1)
+        last = max((i for i, c in enumerate(kids) if self.stmt(c)), default=-1)
         checked = isinstance(e, A.Call) and e.func not in R.ACCEPTS_MISSING
         added = []
         for c in kids[:last + 1]:
@@ -767,10 +780,8 @@ class _Gen:
             st = steps[i]
             if isinstance(st, A.Let):
                 v = self.var(st.name)
-                key = self.memo.get(id(st)) if (self.in_each or self.fuse is not None) else None
-                if key is not None and self.fuse is not None:
-                    self.fuse.shared_let(self, key, v, st.value, scope, depth)
-                elif key is not None:  # the same value as in another rule for this record
+                key = self.memo.get(id(st)) if self.in_each else None
+                if key is not None:  # the same value as in another rule for this record
                     code = self.expr(st.value, scope)
                     self.emit(f"{v} = _memo(rt, M, {self.const(key)}, lambda: {code})", depth)
                 else:
@@ -1173,6 +1184,72 @@ def let_keys(cr: CheckedRule) -> dict[int, str]:
     return out
 
 
+def _has_node(e, ids: dict) -> bool:
+    """Is ``e`` or a node inside it (outside lambdas) one of ``ids``?"""
+    if id(e) in ids:
+        return True
+    if isinstance(e, A.Lambda):
+        return False
+    return any(_has_node(c, ids) for c in _children(e))
+
+
+def _operands(e):
+    """``e`` and every node inside it, outside lambdas."""
+    yield e
+    if not isinstance(e, A.Lambda):
+        for c in _children(e):
+            yield from _operands(c)
+
+
+def node_keys(cr: CheckedRule) -> dict[int, str]:
+    """id(node) -> key, for the costly values computed before any inner `for` of a fusable rule:
+    each `let`'s value and the costly nodes inside it (outside lambdas). The key is as in
+    :func:`let_keys` — the node's text, what its names are bound to, the rule's `ref` — so equal
+    keys mean equal values (and errors) for one record."""
+    if not _fusable(cr):
+        return {}
+    rule = cr.rule
+    steps = rule.steps
+    ref = fmt_expr(rule.ref) if rule.ref is not None else ""
+    bind: dict[str, object] = {steps[0].var: ("record", cr.collection)}
+
+    def key(e):
+        deps = []
+        for n in sorted(_free_names(e) - {"as_of"}):
+            if n in bind:
+                if bind[n] is None:
+                    return None
+                deps.append((n, bind[n]))
+            elif n not in cr.collections_read:
+                return None  # (not a fact collection, the same for every rule)
+        return repr((fmt_expr(e), tuple(deps), ref))
+
+    out: dict[int, str] = {}
+    for st in steps[1:]:
+        if isinstance(st, A.For):
+            break  # later values depend on an element of the inner loop
+        if not isinstance(st, A.Let):
+            continue
+        for node in _operands(st.value):
+            # (a duration is read where it is added; a lambda is part of its call)
+            if _costly(node) and not isinstance(node, (A.Lambda, A.Duration)):
+                k = key(node)
+                if k is not None:
+                    out[id(node)] = k
+        k = key(st.value)
+        bind[st.name] = None if k is None else ("let", k)
+    return out
+
+
+def shared_node_keys(checked) -> frozenset:
+    """Keys of values (see :func:`node_keys`) that two or more rules compute."""
+    seen: dict[str, set] = {}
+    for cr in checked:
+        for key in set(node_keys(cr).values()):
+            seen.setdefault(key, set()).add(cr.rule.id)
+    return frozenset(k for k, rules in seen.items() if len(rules) > 1)
+
+
 def shared_let_keys(checked) -> frozenset:
     """Keys of `let`s that two or more fusable rules over the same collection compute."""
     seen: dict[str, set] = {}
@@ -1269,19 +1346,21 @@ class _Fuse:
             self.ref_code.append((v, g.expr(rule.ref, scope)))
         return v
 
-    def shared_let(self, g: _Gen, key: str, v: str, e, scope: dict, d: int) -> None:
+    def shared_value(self, g: _Gen, key: str, e, scope: dict, d: int) -> str:
+        """The slot holding ``e``'s value for this record: computed here by the first rule that
+        gets here (its error and provisional mark kept), replayed by the others."""
         s = self.slots.get(key)
         if s is None:
             s = self.slots[key] = f"_S{len(self.slots)}"
         touches = _touches(e)
         g.emit(f"if {s} is _U:", d)
         if touches:
-            g.emit("_pb = rt.provisional", d + 1)
+            g.emit(f"{s}b = rt.provisional", d + 1)
             g.emit("rt.provisional = False", d + 1)
         g.emit("try:", d + 1)
         saved = g.present  # what is checked while computing it holds only there
         g.present = set(saved)
-        code = g.lower(e, scope, d + 2)
+        code = g.lower(e, scope, d + 2, shared=False)
         g.present = saved
         g.emit(f"{s} = {code}", d + 2)
         g.emit(f"{s}e = None", d + 2)
@@ -1290,25 +1369,28 @@ class _Fuse:
         g.emit(f"{s}e = _e.with_traceback(None)", d + 2)
         if touches:
             g.emit(f"{s}p = rt.provisional", d + 1)
-            g.emit(f"rt.provisional = _pb or {s}p", d + 1)
+            g.emit(f"rt.provisional = {s}b or {s}p", d + 1)
             g.emit(f"elif {s}p:", d)
             g.emit("rt.provisional = True", d + 1)
         g.emit(f"if {s}e is not None:", d)
         g.emit(f"raise {s}e", d + 1)
-        g.emit(f"{v} = {s}", d)
+        if g.never_missing(e, ""):
+            g.present.add(s)
+        return s
 
 
-def compile_collection(coll: str, crs: list[CheckedRule], eaches: list[Callable],
-                       shared: frozenset = frozenset()) -> tuple[str, Callable]:
+def compile_collection(coll: str, crs: list[CheckedRule],
+                       eaches: list[Callable]) -> tuple[str, Callable]:
     """(source, ``run(rt, colls, sink, records)``) of the fused function of the fusable rules
     ``crs`` over ``coll``; ``eaches`` are their ``CompiledRule.each``, used for a record that is
     not a dict (each rule then reports it as it would on its own)."""
+    shared = shared_node_keys(crs)
     fz = _Fuse(coll)
     blocks: list[str] = []
     gens = []
     for j, cr in enumerate(crs):
         g = _Gen(cr, fz, f"{j}_")
-        g.memo = {i: k for i, k in let_keys(cr).items() if k in shared}
+        g.sub = {i: k for i, k in node_keys(cr).items() if k in shared}
         g.build_block(2)
         blocks.extend(g.lines)
         gens.append(g)

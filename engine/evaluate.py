@@ -334,8 +334,7 @@ def _fused(group: list[CompiledRule], cache: dict):
     fn = cache.get(k)
     if fn is None:
         checked = [cr.checked for cr in group]
-        _src, fn = compile_collection(coll, checked, [cr.each for cr in group],
-                                      shared_let_keys(checked))
+        _src, fn = compile_collection(coll, checked, [cr.each for cr in group])
         cache[k] = fn
     return fn
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import random
+import re
 
 import pytest
 
@@ -96,6 +97,31 @@ rule L-6 "a check made in a loop or a branch holds only there" {
   message "{count(w)} {x} {y} {z}"
 }
 
+rule L-7 "a value two rules compute (L-8 too), inside larger lets and branches" {
+  cites HN-ESUP-3
+  for c in cases
+  ref c.received_on
+  let a = (c.accepted_on ?? c.received_on) + count(c.uploads, u -> count(u.steps) > 0) workdays
+      + 1 day
+  let b = if c.completed_on is present then c.completed_on
+      else (c.accepted_on ?? c.received_on) + count(c.uploads, u -> count(u.steps) > 0) workdays
+  level notice
+  on c.received_on
+  message "{a} {b}"
+}
+
+rule L-8 "the same values first elsewhere" {
+  cites HN-ESUP-3
+  for c in cases
+  ref c.received_on
+  when c.completion_kind is missing
+      or count(c.uploads, u -> count(u.steps) > 0) > 1
+  let y = (c.accepted_on ?? c.received_on) + count(c.uploads, u -> count(u.steps) > 0) workdays
+  level notice
+  on c.received_on
+  message "{y}"
+}
+
 rule L-5 "loops over an inner for" {
   cites HN-ESUP-3
   for c in cases
@@ -110,7 +136,7 @@ rule L-5 "loops over an inner for" {
 '''
 
 
-def _upload(rnd: random.Random, valid: bool):
+def _upload(rnd: random.Random, valid: bool, start: _dt.date):
     if not valid and rnd.random() < 0.05:
         return None
     u = {}
@@ -123,20 +149,20 @@ def _upload(rnd: random.Random, valid: bool):
             xs.append(None)
         u[k] = xs
     if valid or rnd.random() < 0.8:
-        u["uploaded_on"] = _dt.date(2025, 1, 1) + _dt.timedelta(days=rnd.randint(0, 150))
+        u["uploaded_on"] = start + _dt.timedelta(days=rnd.randint(0, 150))
     return u
 
 
-def _cases(seed: int, valid: bool, n: int = 150) -> dict:
+def _cases(seed: int, valid: bool, n: int = 150, start=_dt.date(2025, 1, 1)) -> dict:
     rnd = random.Random(seed)
     out = []
     for i in range(n):
-        received = _dt.date(2025, 1, 1) + _dt.timedelta(days=rnd.randint(0, 30))
+        received = start + _dt.timedelta(days=rnd.randint(0, 30))
         c = {"case_id": f"C{i}", "item_code": "X", "channel": "政务服务网",
              "received_on": received, "corrections": [], "special_procedures": [],
              "fees": [{}] * rnd.randint(0, 2)}
         if valid or rnd.random() < 0.85:
-            c["uploads"] = [_upload(rnd, valid) for _ in range(rnd.randint(0, 4))]
+            c["uploads"] = [_upload(rnd, valid, start) for _ in range(rnd.randint(0, 4))]
         if not valid and rnd.random() < 0.15:
             del c["received_on"]
         if not valid and rnd.random() < 0.15:
@@ -157,6 +183,8 @@ def _programs(lower: bool) -> tuple[Program, Program]:
     checked = check_bundle(b)
     shared = shared_let_keys(checked)
     assert shared, "L-1 and L-4 share lets"
+    assert any("count(c.uploads, u -> count(u.steps) > 0) workdays" in k
+               for k in C.shared_node_keys(checked)), "L-7 and L-8 share a value"
     saved = C._LOWER
     C._LOWER = lower
     try:
@@ -183,8 +211,35 @@ def test_loops_equal_calls_with_closures(programs, seed):
     assert render(per_rule.evaluate_typed(colls, AS_OF), "json") == want
     # every kind of outcome occurs: findings of each rule, missing values, errors
     for text in ('"rule": "L-1"', '"rule": "L-2"', '"rule": "L-3"', '"rule": "L-4"',
-                 '"rule": "L-5"', '"rule": "L-6"', "is missing", "无法计算", "cannot read"):
+                 '"rule": "L-5"', '"rule": "L-6"', '"rule": "L-7"', '"rule": "L-8"',
+                 "is missing", "无法计算", "cannot read"):
         assert text in want, text
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_shared_values_keep_the_provisional_mark(programs, seed):
+    # working days counted into 2027, a year the calendar does not publish: with the
+    # Monday–Friday fallback, the findings that read it (and only those) are provisional
+    (fused, per_rule), (_, ref_per_rule) = programs
+    colls = _cases(seed, valid=False, start=_dt.date(2026, 12, 10))
+    as_of = _dt.date(2027, 6, 30)
+    want = render(ref_per_rule.evaluate_typed(colls, as_of, fallback_weekdays=True), "json")
+    assert render(fused.evaluate_typed(colls, as_of, fallback_weekdays=True), "json") == want
+    assert render(per_rule.evaluate_typed(colls, as_of, fallback_weekdays=True), "json") == want
+    assert '"provisional": true' in want and '"provisional": false' in want
+    for rule in ("L-7", "L-8"):  # marked through the value they share, not their own dates
+        assert f'"provisional": true,\n      "resolved_on": null,\n      "rule": "{rule}"' in want
+
+
+def test_shared_values_are_computed_in_slots(programs):
+    (fused, _), _ = programs
+    from govsup.engine.evaluate import _fusable_groups
+
+    group = _fusable_groups(fused.rules)["cases"]
+    src, _fn = C.compile_collection("cases", [cr.checked for cr in group],
+                                    [cr.each for cr in group])
+    adds = [ln.strip() for ln in src.splitlines() if "_wd_add(" in ln]
+    assert adds and all(re.match(r"_S\d+ = _wd_add\(", ln) for ln in adds), adds
 
 
 @pytest.mark.parametrize("seed", range(2))
