@@ -60,49 +60,50 @@ class _Collect:
         self.p = program
         self.as_of = as_of
         self.raw: list[Finding] = []
+        self.keys: list[tuple] = []  # the sort key (_primary_key) of each finding in raw
         self.traces: list[TraceEntry] | None = [] if explain else None
-        self._rules: dict[tuple, tuple] = {}
+        self._levels: dict[int, tuple] = {}  # id(CheckedRule) -> its levels' _rule_info
+        self._gaps: dict[int, tuple] = {}  # id(CheckedRule) -> (data_gap's _rule_info,)
         # plain JSON of the values met so far, by id (see to_json_value): a record shown by
         # several findings (each rule that fires on a case shows the case) is converted once
         self._json: dict = {}
 
     def _rule_info(self, cr: CheckedRule, level_key: str) -> tuple:
         """(rule id, clauses, level key, level name, severity, collection, bundle)"""
-        k = (id(cr), level_key)
-        info = self._rules.get(k)
-        if info is None:
-            rule = cr.rule
-            b = self.p.bundle
-            lv = b.levels[level_key]
-            info = self._rules[k] = (rule.id, tuple(c.id for c in rule.cites), lv.key, lv.name,
-                                     lv.severity, cr.collection,
-                                     b.rule_origin.get(rule.id, b.name), cr)
-        return info
+        rule = cr.rule
+        b = self.p.bundle
+        lv = b.levels[level_key]
+        return (rule.id, tuple(c.id for c in rule.cites), lv.key, lv.name, lv.severity,
+                cr.collection, b.rule_origin.get(rule.id, b.name))
 
-    def _fields(self, cr: CheckedRule, level_key: str, key: str, on, resolved, values, message,
-                provisional) -> dict | None:
-        """A finding's fields, each with its declared type (None: dated after as_of)."""
+    def _emit(self, infos: tuple, key: str, on, resolved, values, message, provisional):
+        """One finding per level (``infos``), each field built with its declared type."""
         if on > self.as_of:
-            return None
+            return
         if resolved is not None and resolved > self.as_of:
             resolved = None
-        rule_id, clauses, lk, lname, sev, coll, origin, _ = self._rule_info(cr, level_key)
-        return {"rule": rule_id, "clauses": list(clauses), "level": lk, "level_name": lname,
-                "severity": sev, "collection": coll, "key": key, "triggered_on": on,
-                "status": "resolved" if resolved is not None else "open",
-                "resolved_on": resolved, "message": message, "provisional": bool(provisional),
-                "bundle": origin, "values": values_json(values, self._json)}
+        status = "resolved" if resolved is not None else "open"
+        vals = values_json(values, self._json)
+        prov = bool(provisional)
+        for rule_id, clauses, lk, lname, sev, coll, origin in infos:
+            self._append({"rule": rule_id, "clauses": list(clauses), "level": lk,
+                          "level_name": lname, "severity": sev, "collection": coll, "key": key,
+                          "triggered_on": on, "status": status, "resolved_on": resolved,
+                          "message": message, "provisional": prov, "bundle": origin,
+                          "values": vals},
+                         (on, rule_id, key, -sev, lk, message))
 
-    def _add(self, cr: CheckedRule, level_key: str, key: str, on, resolved, values, message,
-             provisional):
-        d = self._fields(cr, level_key, key, on, resolved, values, message, provisional)
-        if d is not None:
-            # every field is built with its declared type: no validation needed
-            self.raw.append(trusted_finding(d))
+    def _append(self, fields: dict, sort_key: tuple) -> None:
+        # every field is built with its declared type: no validation needed
+        self.raw.append(trusted_finding(fields))
+        self.keys.append(sort_key)
 
     def finding(self, cr, key, on, resolved, values, message, provisional):
-        for lv in cr.rule.levels:
-            self._add(cr, lv.key, key, on, resolved, values, message, provisional)
+        infos = self._levels.get(id(cr))
+        if infos is None:
+            infos = self._levels[id(cr)] = tuple(self._rule_info(cr, lv.key)
+                                                  for lv in cr.rule.levels)
+        self._emit(infos, key, on, resolved, values, message, provisional)
 
     def gap(self, cr, key, ref, fact, reason, values):
         vals = dict(values)
@@ -111,8 +112,10 @@ class _Collect:
         else:
             vals["error"] = reason
         title = cr.rule.title or cr.rule.id
-        self._add(cr, "data_gap", key, ref or self.as_of, None, vals,
-                  f"{title}：{reason}", False)
+        infos = self._gaps.get(id(cr))
+        if infos is None:
+            infos = self._gaps[id(cr)] = (self._rule_info(cr, "data_gap"),)
+        self._emit(infos, key, ref or self.as_of, None, vals, f"{title}：{reason}", False)
 
     def trace(self, cr, key, entries):
         if self.traces is not None:
@@ -136,7 +139,11 @@ def _values_key(f: Finding) -> str:
 def sort_with_ties(items: Iterable, key, tie_key) -> list:
     """``items`` sorted by ``key``, each run of items with equal keys re-sorted by ``tie_key``
     (an expensive key computed only where it decides something). Both sorts are stable."""
-    keyed = [(key(x), x) for x in items]
+    return sort_keyed_with_ties([(key(x), x) for x in items], tie_key)
+
+
+def sort_keyed_with_ties(keyed: list, tie_key) -> list:
+    """``sort_with_ties`` of ``[(key, item), …]`` (sorted in place)."""
     keyed.sort(key=_first)
     out = [x for _, x in keyed]
     i, n = 0, len(keyed)
@@ -292,7 +299,7 @@ class Program:
                 interpret_rule(cr.checked, rt, colls, sink, explain=explain)
         else:
             run_rules(self.rules, rt, colls, sink, self.fused)
-        findings = sort_findings(sink.raw)
+        findings = sort_keyed_with_ties(list(zip(sink.keys, sink.raw)), _values_key)
         summary.findings = len(findings)
         by_level: dict[str, int] = {}
         for f in findings:

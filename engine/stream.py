@@ -131,10 +131,8 @@ class _DictCollect(_Collect):
     mode="json")`` would give (dates still ``date`` until written): the streaming path writes
     findings and never needs the pydantic models."""
 
-    def _add(self, cr, level_key, key, on, resolved, values, message, provisional):
-        d = self._fields(cr, level_key, key, on, resolved, values, message, provisional)
-        if d is not None:
-            self.raw.append(d)
+    def _append(self, fields: dict, sort_key: tuple) -> None:
+        self.raw.append(fields)
 
 
 def _sort_dicts(raw: list[dict], keypos: dict) -> list[dict]:
