@@ -377,11 +377,15 @@ class _Gen:
         raise TypeError(e)
 
     def text(self, code: str) -> str:
-        """``_txt(code)``, without the call for text."""
-        if code.isidentifier():
-            return f"({code} if type({code}) is str else _txt({code}))"
-        t = self.fresh()
-        return f"({t} if type({t} := {code}) is str else _txt({t}))"
+        """``_txt(code)``, without the call for text and dates."""
+        ty = self.fresh("ty")
+        if not code.isidentifier():
+            t = self.fresh()
+            code, first = t, f"({t} := {code})"
+        else:
+            first = code
+        return (f"({code} if ({ty} := type({first})) is str else {code}.isoformat() "
+                f"if {ty} is _date else _txt({code}))")
 
     def need(self, e, code: str) -> str:
         """``code`` (the value of ``e``), raising the data gap "`e` is missing" if it is."""
@@ -630,6 +634,10 @@ class _Gen:
             return f"({l} {op} {r})"
         if simple and lk == rk == "text" and op == "+":
             return f"({l} + {r})"
+        if lk == rk == "list" and op == "+":  # R.arith of two lists, without the call
+            a, b = self.fresh(), self.fresh()
+            return (f"({a} + {b} if type({a} := {l}) is list and type({b} := {r}) is list "
+                    f"else _arith(rt, '+', {a}, {b}))")
         return f"_arith(rt, {op!r}, {l}, {r})"
 
     # -- statements
@@ -1069,6 +1077,7 @@ def _namespace() -> dict:
         "_getm": R.get_missing, "_wd_add": R.add_workdays_op, "_wd_sub": R.sub_workdays_op,
         "_d_add": R.add_days_op, "_d_sub": R.sub_days_op, "_memo": R.memo, "_vp": _vp,
         "_sort_keyed": R.sort_keyed, "_miss_op": _miss_op, "_min2": _min2, "_max2": _max2,
+        "_date": _dt.date,
         **{f"_B_{name}": fn for name, fn in R.BUILTINS.items() if name.isidentifier()},
     }
 
