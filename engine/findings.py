@@ -35,7 +35,9 @@ class Finding(BaseModel):
     values: dict[str, Any] = Field(description="the values that decided the finding")
 
 
-_FINDING_FIELDS = tuple(Finding.model_fields)
+# every field is set: one set for all findings built here (pydantic copies it in model_copy and
+# never changes it on a frozen model)
+_ALL_FIELDS = set(Finding.model_fields)
 _new = object.__new__
 _set = object.__setattr__
 
@@ -46,7 +48,7 @@ def trusted_finding(fields: dict) -> Finding:
     bookkeeping (the evaluator builds one per finding)."""
     m = _new(Finding)
     _set(m, "__dict__", fields)
-    _set(m, "__pydantic_fields_set__", set(_FINDING_FIELDS))
+    _set(m, "__pydantic_fields_set__", _ALL_FIELDS)
     _set(m, "__pydantic_extra__", None)
     _set(m, "__pydantic_private__", None)
     return m
