@@ -274,6 +274,7 @@ class _Gen:
         # and records are never changed, so the same code gives the same value)
         self.present: set[str] = set()
         self.subst: dict[int, str] = {}  # id(node) -> the variable already holding its value
+        self.first_when: str | None = None  # see build_block
         self.CR = f"CR{tag}" if fuse is not None else "CR"
         self.VALS = f"_vals{tag}" if fuse is not None else "_vals"
 
@@ -706,10 +707,13 @@ class _Gen:
         self._handlers(2, [kp])
         self.in_each = False
 
-    def build_block(self, depth: int) -> None:
+    def build_block(self, depth: int, first_when: str | None = None) -> None:
         """This rule's part of its collection's fused function, for the record ``fuse.rec``
         (index ``_i``): what ``each`` does, with the key, the reference date and the record's
-        fields read once for all rules, and shared `let`s kept in local slots."""
+        fields read once for all rules, and shared `let`s kept in local slots. ``first_when``:
+        the slot holding the error of the rule's first `when`, computed for several rules
+        before their blocks (which run only if it was true or failed)."""
+        self.first_when = first_when
         fz = self.fuse
         cr = self.cr
         rule = cr.rule
@@ -808,6 +812,11 @@ class _Gen:
                               f"{self.values(scope)})", depth + 1)
                     self.emit("continue", depth + 1)
                     self.present.add(code)
+            elif isinstance(st, A.When) and i == 1 and self.first_when is not None:
+                self.emit(f"if {self.first_when} is not None:", depth)  # true, or it failed
+                self.emit(f"raise {self.first_when}", depth + 1)
+                for node in _present_if_true(st.cond):
+                    self.present.add(self.expr(node, scope))
             elif isinstance(st, A.When):
                 self.emit(f"if not ({self.lower(st.cond, scope, depth)}):", depth)
                 self.emit("continue", depth + 1)
@@ -1334,6 +1343,10 @@ class _Fuse:
             v = self.param_sets[ref] = f"_P{len(self.param_sets)}"
         return v
 
+    def when_slot(self) -> tuple[str, str]:
+        self.n_when = getattr(self, "n_when", 0) + 1
+        return f"_W{self.n_when}", f"_W{self.n_when}e"
+
     def key(self, key_field: str) -> str:
         v = self.keys.get(key_field)
         if v is None:
@@ -1388,6 +1401,22 @@ class _Fuse:
         return s
 
 
+def _group_key(g: _Gen) -> tuple:
+    """How the rule's block may be grouped with others (see compile_collection)."""
+    rule = g.cr.rule
+    steps = rule.steps
+    var = steps[0].var
+    if len(steps) > 1:
+        st = steps[1]
+        if isinstance(st, A.For) and isinstance(st.source, A.Field) and \
+                isinstance(st.source.obj, A.Name) and st.source.obj.name == var:
+            return ("for", st.source.name)
+        if isinstance(st, A.When) and rule.ref is not None and not _touches(rule.ref) and \
+                not _touches(st.cond) and _LOWER:
+            return ("when", var, fmt_expr(st.cond), fmt_expr(rule.ref))
+    return ("alone", id(g))
+
+
 def compile_collection(coll: str, crs: list[CheckedRule],
                        eaches: list[Callable]) -> tuple[str, Callable]:
     """(source, ``run(rt, colls, sink, records)``) of the fused function of the fusable rules
@@ -1395,14 +1424,52 @@ def compile_collection(coll: str, crs: list[CheckedRule],
     not a dict (each rule then reports it as it would on its own)."""
     shared = shared_node_keys(crs)
     fz = _Fuse(coll)
+    gens = [_Gen(cr, fz, f"{j}_") for j, cr in enumerate(crs)]
+    for g in gens:
+        g.sub = {i: k for i, k in node_keys(g.cr).items() if k in shared}
+    # Rules that skip a record the same way run together under one test: those whose first
+    # step loops over a list field of the record (nothing to do when it is empty or missing),
+    # and those that start with the same `when` (computed once; their blocks run only if it
+    # is true or failed — each then reports the failure as its own)
+    groups: dict[tuple, list] = {}
+    for g in gens:
+        groups.setdefault(_group_key(g), []).append(g)
     blocks: list[str] = []
-    gens = []
-    for j, cr in enumerate(crs):
-        g = _Gen(cr, fz, f"{j}_")
-        g.sub = {i: k for i, k in node_keys(cr).items() if k in shared}
-        g.build_block(2)
-        blocks.extend(g.lines)
-        gens.append(g)
+    for (kind, *_), members in groups.items():
+        if kind == "for":
+            g0 = members[0]
+            field = fz.field(g0.cr.rule.steps[1].source.name)
+            blocks.append(f"        if {field}:")
+            for g in members:
+                g.build_block(3)
+                blocks.extend(g.lines)
+        elif kind == "when" and len(members) > 1:
+            g0 = members[0]
+            rule = g0.cr.rule
+            scope = {rule.steps[0].var: fz.rec}
+            g0.records.add(fz.rec)
+            w, we = fz.when_slot()
+            g0.emit(f"# first `when` of {', '.join(g.cr.rule.id for g in members)}", 2)
+            ref = fz.ref(g0, scope)
+            g0.emit(f"_ref = {ref}", 2)
+            if any(g.cr.params for g in members):
+                g0.emit(f"_P = {fz.params(ref)}", 2)
+            g0.emit("try:", 2)
+            g0.present = set()
+            g0.emit(f"{w} = {g0.lower(rule.steps[1].cond, scope, 3)}", 3)
+            g0.emit(f"{we} = None", 3)
+            g0.emit("except Exception as _e:", 2)
+            g0.emit(f"{w} = None", 3)
+            g0.emit(f"{we} = _e.with_traceback(None)", 3)
+            g0.emit(f"if {we} is not None or {w}:", 2)
+            for g in members:
+                g.build_block(3, we)
+            for g in members:
+                blocks.extend(g.lines)
+        else:
+            for g in members:
+                g.build_block(2)
+                blocks.extend(g.lines)
     L = ["def run(rt, colls, sink, recs):",
          "    _as_of = rt.as_of",
          "    _isprov = rt.calendar.is_provisional",
@@ -1443,9 +1510,9 @@ def compile_collection(coll: str, crs: list[CheckedRule],
 
     ns = _namespace()
     ns.update(K=tuple(fz.consts), _UNSET=_UNSET, _slow=slow)
-    for j, (cr, g) in enumerate(zip(crs, gens)):
-        ns[g.CR] = cr
-        ns[g.VALS] = _vals_maker(cr)
+    for g in gens:
+        ns[g.CR] = g.cr
+        ns[g.VALS] = _vals_maker(g.cr)
     code = compile(src, f"<collection {coll}>", "exec")
     exec(code, ns)  # generated from the checked AST of the rules, never from policy text
     return src, ns["run"]

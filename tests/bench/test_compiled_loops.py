@@ -122,6 +122,30 @@ rule L-8 "the same values first elsewhere" {
   message "{y}"
 }
 
+rule L-9 "a first `when` shared with L-10: true, false, failing or not in force" {
+  cites HN-ESUP-3
+  for c in cases
+  ref c.received_on
+  when c.channel in param.acceptance_opinion_channels
+      and count(c.uploads, u -> count(u.steps) > 1) > 0 and c.completed_on is present
+  let z = c.completed_on + 1 day
+  level notice
+  on c.received_on
+  message "{z}"
+}
+
+rule L-10 "the same first `when`" {
+  cites HN-ESUP-3
+  for c in cases
+  ref c.received_on
+  when c.channel in param.acceptance_opinion_channels
+      and count(c.uploads, u -> count(u.steps) > 1) > 0 and c.completed_on is present
+  when c.completed_on > c.received_on
+  level warning
+  on c.completed_on
+  message "{c.completed_on}"
+}
+
 rule L-5 "loops over an inner for" {
   cites HN-ESUP-3
   for c in cases
@@ -158,6 +182,8 @@ def _cases(seed: int, valid: bool, n: int = 150, start=_dt.date(2025, 1, 1)) -> 
     out = []
     for i in range(n):
         received = start + _dt.timedelta(days=rnd.randint(0, 30))
+        if rnd.random() < 0.05:  # before the parameters came into force (2019-03-21)
+            received = _dt.date(2018, 6, 1) + _dt.timedelta(days=rnd.randint(0, 30))
         c = {"case_id": f"C{i}", "item_code": "X", "channel": "政务服务网",
              "received_on": received, "corrections": [], "special_procedures": [],
              "fees": [{}] * rnd.randint(0, 2)}
@@ -211,7 +237,7 @@ def test_loops_equal_calls_with_closures(programs, seed):
     assert render(per_rule.evaluate_typed(colls, AS_OF), "json") == want
     # every kind of outcome occurs: findings of each rule, missing values, errors
     for text in ('"rule": "L-1"', '"rule": "L-2"', '"rule": "L-3"', '"rule": "L-4"',
-                 '"rule": "L-5"', '"rule": "L-6"', '"rule": "L-7"', '"rule": "L-8"',
+                 '"rule": "L-5"', '"rule": "L-6"', '"rule": "L-7"', '"rule": "L-8"', '"rule": "L-9"', '"rule": "L-10"',
                  "is missing", "无法计算", "cannot read"):
         assert text in want, text
 
