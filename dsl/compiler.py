@@ -1224,8 +1224,13 @@ def node_keys(cr: CheckedRule) -> dict[int, str]:
     each `let`'s value and the costly nodes inside it (outside lambdas). The key is as in
     :func:`let_keys` — the node's text, what its names are bound to, the rule's `ref` — so equal
     keys mean equal values (and errors) for one record."""
+    return {i: k for i, k, _ in _keyed_nodes(cr)}
+
+
+def _keyed_nodes(cr: CheckedRule) -> list[tuple[int, str, tuple]]:
+    """(id(node), key, keys of the keyed nodes around it) — see :func:`node_keys`."""
     if not _fusable(cr):
-        return {}
+        return []
     rule = cr.rule
     steps = rule.steps
     ref = fmt_expr(rule.ref) if rule.ref is not None else ""
@@ -1242,30 +1247,49 @@ def node_keys(cr: CheckedRule) -> dict[int, str]:
                 return None  # (not a fact collection, the same for every rule)
         return repr((fmt_expr(e), tuple(deps), ref))
 
-    out: dict[int, str] = {}
+    out: list = []
+
+    def walk(e, around: tuple):
+        if isinstance(e, A.Lambda):
+            return
+        # (a duration is read where it is added; a lambda is part of its call)
+        k = key(e) if _costly(e) and not isinstance(e, A.Duration) else None
+        if k is not None:
+            out.append((id(e), k, around))
+            around = around + (k,)
+        for c in _children(e):
+            walk(c, around)
+
     for st in steps[1:]:
         if isinstance(st, A.For):
             break  # later values depend on an element of the inner loop
         if not isinstance(st, A.Let):
             continue
-        for node in _operands(st.value):
-            # (a duration is read where it is added; a lambda is part of its call)
-            if _costly(node) and not isinstance(node, (A.Lambda, A.Duration)):
-                k = key(node)
-                if k is not None:
-                    out[id(node)] = k
+        walk(st.value, ())
         k = key(st.value)
         bind[st.name] = None if k is None else ("let", k)
     return out
 
 
 def shared_node_keys(checked) -> frozenset:
-    """Keys of values (see :func:`node_keys`) that two or more rules compute."""
-    seen: dict[str, set] = {}
-    for cr in checked:
-        for key in set(node_keys(cr).values()):
-            seen.setdefault(key, set()).add(cr.rule.id)
-    return frozenset(k for k, rules in seen.items() if len(rules) > 1)
+    """Keys of values (see :func:`node_keys`) worth a slot: computed in two or more places that
+    do not already share them — rules, or shared values that hold them (a value met only inside
+    one shared value is computed once per record anyway)."""
+    occ = [(cr.rule.id, k, around) for cr in checked for _i, k, around in _keyed_nodes(cr)]
+    rules: dict[str, set] = {}
+    for rid, k, _ in occ:
+        rules.setdefault(k, set()).add(rid)
+    shared = {k for k, rs in rules.items() if len(rs) > 1}
+    while True:
+        places: dict[str, set] = {}
+        for rid, k, around in occ:
+            if k in shared:
+                inside = [a for a in around if a in shared]
+                places.setdefault(k, set()).add(("in", inside[-1]) if inside else ("rule", rid))
+        keep = {k for k in shared if len(places.get(k, ())) > 1}
+        if keep == shared:
+            return frozenset(shared)
+        shared = keep
 
 
 def shared_let_keys(checked) -> frozenset:
