@@ -348,7 +348,15 @@ class _Gen:
                 return (f"(({t}[0] if {t} else None) if type({t} := {args[0]}) is list "
                         f"else _B_first(rt, {t}))")
             if e.func in ("min", "max") and len(args) == 2:
-                return f"_{e.func}2({args[0]}, {args[1]})"
+                # R.b_min / b_max of two values that are not lists, inline: a missing one is
+                # skipped; min(a, b) is b if b < a else a (max: b if b > a)
+                a, b = self.fresh(), self.fresh()
+                cmp = "<" if e.func == "min" else ">"
+                return (f"(_{e.func}2({a}, {b}) if (type({a} := {args[0]}) in _SEQ) "
+                        f"| (type({b} := {args[1]}) in _SEQ) else {b} if {a} is None "
+                        f"else {a} if {b} is None else {b} if {b} {cmp} {a} else {a})")
+            if e.func == "text" and len(args) == 1:
+                return self.text_of(args[0])
             fn = f"_B_{e.func}" if e.func.isidentifier() else f"B[{e.func!r}]"
             return f"{fn}(rt, {', '.join(args)})"
         if isinstance(e, A.Duration):
@@ -376,6 +384,12 @@ class _Gen:
                      for p in e.parts]
             return "(" + " + ".join(parts or ["''"]) + ")"
         raise TypeError(e)
+
+    def text_of(self, code: str) -> str:
+        """``R.b_text(rt, code)`` (missing is ""), without the call for text and dates."""
+        ty, t = self.fresh("ty"), self.fresh()
+        return (f"({t} if ({ty} := type({t} := {code})) is str else {t}.isoformat() "
+                f"if {ty} is _date else _B_text(rt, {t}))")
 
     def text(self, code: str) -> str:
         """``_txt(code)``, without the call for text and dates."""
@@ -1086,7 +1100,7 @@ def _namespace() -> dict:
         "_getm": R.get_missing, "_wd_add": R.add_workdays_op, "_wd_sub": R.sub_workdays_op,
         "_d_add": R.add_days_op, "_d_sub": R.sub_days_op, "_memo": R.memo, "_vp": _vp,
         "_sort_keyed": R.sort_keyed, "_miss_op": _miss_op, "_min2": _min2, "_max2": _max2,
-        "_date": _dt.date,
+        "_date": _dt.date, "_SEQ": frozenset({list, tuple}),
         **{f"_B_{name}": fn for name, fn in R.BUILTINS.items() if name.isidentifier()},
     }
 

@@ -92,9 +92,10 @@ rule L-6 "a check made in a loop or a branch holds only there" {
       u -> add_workdays(c.received_on, count(u.steps, s -> s == "甲")) > c.received_on)
   let y = c.completion_kind ?? text(add_workdays(c.received_on, count(c.fees, f -> true)))
   let z = add_workdays(c.received_on, count(c.fees))
+  let m = min(c.accepted_on, c.completed_on)
   level notice
   on as_of
-  message "{count(w)} {x} {y} {z}"
+  message "{count(w)} {x} {y} {z} {m} {max(c.completed_on, c.accepted_on)} {text(c.completion_kind)}"
 }
 
 rule L-7 "a value two rules compute (L-8 too), inside larger lets and branches" {
