@@ -878,7 +878,7 @@ class _Gen:
                 code = f"_vp({scope[root]}, {names!r})"
             items.append((label, code))
         items.sort()
-        return "{" + ", ".join(f"{self.const(k)}: {c}" for k, c in items) + "}"
+        return "{" + ", ".join(f"{k!r}: {c}" for k, c in items) + "}"  # constant keys
 
     def env_dict(self, scope: dict) -> str:
         # keys are DSL names emitted as string constants; values are generated variables

@@ -76,6 +76,9 @@ class _Collect:
         return (rule.id, tuple(c.id for c in rule.cites), lv.key, lv.name, lv.severity,
                 cr.collection, b.rule_origin.get(rule.id, b.name))
 
+    # the finding made of its fields (each already of its declared type: no validation needed)
+    _make = staticmethod(trusted_finding)
+
     def _emit(self, infos: tuple, key: str, on, resolved, values, message, provisional):
         """One finding per level (``infos``), each field built with its declared type."""
         if on > self.as_of:
@@ -85,18 +88,14 @@ class _Collect:
         status = "resolved" if resolved is not None else "open"
         vals = values_json(values, self._json)
         prov = bool(provisional)
+        make = self._make
         for rule_id, clauses, lk, lname, sev, coll, origin in infos:
-            self._append({"rule": rule_id, "clauses": list(clauses), "level": lk,
-                          "level_name": lname, "severity": sev, "collection": coll, "key": key,
-                          "triggered_on": on, "status": status, "resolved_on": resolved,
-                          "message": message, "provisional": prov, "bundle": origin,
-                          "values": vals},
-                         (on, rule_id, key, -sev, lk, message))
-
-    def _append(self, fields: dict, sort_key: tuple) -> None:
-        # every field is built with its declared type: no validation needed
-        self.raw.append(trusted_finding(fields))
-        self.keys.append(sort_key)
+            self.raw.append(make({
+                "rule": rule_id, "clauses": list(clauses), "level": lk, "level_name": lname,
+                "severity": sev, "collection": coll, "key": key, "triggered_on": on,
+                "status": status, "resolved_on": resolved, "message": message,
+                "provisional": prov, "bundle": origin, "values": vals}))
+            self.keys.append((on, rule_id, key, -sev, lk, message))
 
     def finding(self, cr, key, on, resolved, values, message, provisional):
         infos = self._levels.get(id(cr))

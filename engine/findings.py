@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..dsl.runtime import Dur, Pause
+
 
 class Finding(BaseModel):
     """One dated finding of one rule about one entity (RULEBOOK C6)."""
@@ -117,6 +119,7 @@ class Evaluation(BaseModel):
 
 
 _SCALARS = frozenset({str, int, bool, type(None)})
+_TEXT_TYPES = frozenset({Dur, Pause})  # shown as their text
 
 
 def to_json_value(v: Any, _memo: dict | None = None) -> Any:
@@ -136,6 +139,15 @@ def to_json_value(v: Any, _memo: dict | None = None) -> Any:
         return _container_json(v, t, _memo)
     if t is _dt.date:
         return v.isoformat()
+    if t in _TEXT_TYPES:  # pauses, durations: their text (as _to_json_value), each once
+        if _memo is not None:
+            r = _memo.get(id(v))
+            if r is not None:
+                return r[1]
+            r = str(v)
+            _memo[id(v)] = (v, r)
+            return r
+        return str(v)
     return _to_json_value(v)
 
 

@@ -131,8 +131,9 @@ class _DictCollect(_Collect):
     mode="json")`` would give (dates still ``date`` until written): the streaming path writes
     findings and never needs the pydantic models."""
 
-    def _append(self, fields: dict, sort_key: tuple) -> None:
-        self.raw.append(fields)
+    @staticmethod
+    def _make(fields: dict) -> dict:
+        return fields
 
 
 def _sort_dicts(raw: list[dict], keypos: dict) -> list[dict]:
