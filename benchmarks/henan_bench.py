@@ -173,8 +173,8 @@ def end_to_end(d: Path, n: int, jobs: int) -> dict:
     if max_rss is None:
         import resource
         max_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    s = re.search(r"streamed cases: read (\d+) = evaluated (\d+) \+ rejected (\d+); findings (\d+)",
-                  text)
+    s = re.search(r"streamed cases: read (\d+) = evaluated (\d+) \+ rejected (\d+).*; "
+                  r"findings (\d+)", text)
     return {"cases": n, "wall": wall, "cpu": cpu, "max_rss": max_rss, "tree_rss": peak[0],
             "summary": s.group(0) if s else "(not streamed!)",
             "findings": int(s.group(4)) if s else None}

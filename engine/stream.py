@@ -251,6 +251,21 @@ def evaluate_stream(bundle: str, stream: str, path: str, refs: Iterable[tuple[st
     return summary, rejected, warnings
 
 
+def summary_line(summary: Summary, stream: str, findings: int) -> str:
+    """The streamed evaluation's account, reconciled collection by collection — the streamed
+    one first, then the reference collections read whole: ``read = evaluated + rejected`` for
+    each; ``findings`` is the total written."""
+    def part(coll: str) -> str:
+        cc = summary.by_collection.get(coll) or CollectionCount()
+        return f"{coll}: read {cc.read} = evaluated {cc.evaluated} + rejected {cc.rejected}"
+
+    refs = [c for c in sorted(summary.by_collection) if c != stream]
+    text = "streamed " + part(stream)
+    if refs:
+        text += " (reference " + "; ".join(part(c) for c in refs) + ")"
+    return f"{text}; findings {findings}"
+
+
 def _drain(results, out, summary, cc, rejected, by_level) -> None:
     for text, rej, read, evaluated, levels in results:
         out.write(text)
