@@ -153,6 +153,7 @@ def eval_cmd(
 def _maybe_stream(program, bundle, specs, day, roots, jobs, fallback, show_pii) -> bool:
     """Stream the one JSONL input that every rule reading it can take record by record."""
     from ..engine.stream import evaluate_stream, stream_plan
+    from ..engine.stream import summary_line as stream_summary_line
 
     pairs = []
     for spec in specs:
@@ -182,9 +183,7 @@ def _maybe_stream(program, bundle, specs, day, roots, jobs, fallback, show_pii) 
         _err(f"warning: {w}")
     for r in rejected:
         _err(f"rejected: {r.reason}")
-    s = summary
-    _err(f"streamed {coll}: read {s.read} = evaluated {s.evaluated} + rejected {s.rejected}; "
-         f"findings {s.findings + ev.summary.findings}")
+    _err(stream_summary_line(summary, coll, summary.findings + ev.summary.findings))
     return True
 
 

@@ -20,6 +20,8 @@ Sink protocol: ``finding(cr, key, on, resolved, values, message, provisional)``,
 from __future__ import annotations
 
 import datetime as _dt
+import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -30,6 +32,11 @@ from .format import fmt_expr
 
 
 def _txt(v) -> str:
+    t = type(v)
+    if t is str:
+        return v
+    if t is _dt.date:
+        return v.isoformat()  # str(v)
     return R.b_text(None, v) if v is not None else "（缺失）"
 
 
@@ -259,11 +266,15 @@ class _Gen:
         self.lines: list[str] = []
         self.records: set[str] = set()  # variables bound by `for` to a collection's records
         self.memo: dict[int, str] = {}  # id(Let) -> key of its value shared with other rules
+        # fused: id(node) -> key of a value other rules compute too (a let's value or part of it)
+        self.sub: dict[int, str] = {}
         self.in_each = False  # generating `each` (one record; shared lets from the memo M)
         # generated expressions known not to be missing where code is being generated: a `let`
         # whose value never is, what a `require` or `when` has checked (variables are bound once
         # and records are never changed, so the same code gives the same value)
         self.present: set[str] = set()
+        self.subst: dict[int, str] = {}  # id(node) -> the variable already holding its value
+        self.first_when: str | None = None  # see build_block
         self.CR = f"CR{tag}" if fuse is not None else "CR"
         self.VALS = f"_vals{tag}" if fuse is not None else "_vals"
 
@@ -285,6 +296,10 @@ class _Gen:
         return self.names[name]
 
     def expr(self, e, scope: dict) -> str:
+        if self.subst:
+            t = self.subst.get(id(e))
+            if t is not None:
+                return t
         if isinstance(e, A.Lit):
             v = e.value
             if v is None or isinstance(v, (bool, int, float, str)):
@@ -300,13 +315,20 @@ class _Gen:
             return f"colls.get({e.name!r}, ())"
         if isinstance(e, A.Field):
             if isinstance(e.obj, A.Name) and e.obj.name == "param" and "param" not in scope:
-                return f"rt.param({e.name!r}, _ref)"
+                return f"_P[{e.name!r}]"  # parameters in force on _ref (NotInForce if not)
             return self.field(e, scope)
         if isinstance(e, A.Index):
             return f"_index({self.expr(e.obj, scope)}, {self.expr(e.index, scope)})"
         if isinstance(e, A.Call):
             if e.func == "lookup":
-                return f"_lookup(rt, {e.args[0].name!r}, {self.expr(e.args[1], scope)})"
+                key = self.expr(e.args[1], scope)
+                if self.fuse is None:
+                    return f"_lookup(rt, {e.args[0].name!r}, {key})"
+                ix = self.fuse.index(e.args[0].name)  # rt.indexes.get(coll, {}), read once
+                if not key.isidentifier():
+                    t = self.fresh()
+                    return f"(None if ({t} := {key}) is None else {ix}.get({t}))"
+                return f"(None if {key} is None else {ix}.get({key}))"
             args = []
             for a in e.args:
                 if isinstance(a, A.Lambda):
@@ -319,7 +341,24 @@ class _Gen:
                     if e.func not in R.ACCEPTS_MISSING:
                         code = self.need(a, code)
                     args.append(code)
-            return f"B[{e.func!r}](rt, {', '.join(args)})"
+            if e.func == "count" and len(args) == 1:
+                return f"len({args[0]})"  # R.b_count without a lambda
+            if e.func == "first" and len(args) == 1:
+                t = self.fresh()
+                return (f"(({t}[0] if {t} else None) if type({t} := {args[0]}) is list "
+                        f"else _B_first(rt, {t}))")
+            if e.func in ("min", "max") and len(args) == 2:
+                # R.b_min / b_max of two values that are not lists, inline: a missing one is
+                # skipped; min(a, b) is b if b < a else a (max: b if b > a)
+                a, b = self.fresh(), self.fresh()
+                cmp = "<" if e.func == "min" else ">"
+                return (f"(_{e.func}2({a}, {b}) if (type({a} := {args[0]}) in _SEQ) "
+                        f"| (type({b} := {args[1]}) in _SEQ) else {b} if {a} is None "
+                        f"else {a} if {b} is None else {b} if {b} {cmp} {a} else {a})")
+            if e.func == "text" and len(args) == 1:
+                return self.text_of(args[0])
+            fn = f"_B_{e.func}" if e.func.isidentifier() else f"B[{e.func!r}]"
+            return f"{fn}(rt, {', '.join(args)})"
         if isinstance(e, A.Duration):
             if isinstance(e.amount, A.Lit):
                 return self.const(R.Dur(e.amount.value, e.unit))
@@ -341,10 +380,27 @@ class _Gen:
             else_ = self.narrowed(_present_if_false(e.cond), e.else_, scope)
             return f"({then} if {cond} else {else_})"
         if isinstance(e, A.Template):
-            parts = [repr(p) if isinstance(p, str) else f"_txt({self.expr(p, scope)})"
+            parts = [repr(p) if isinstance(p, str) else self.text(self.expr(p, scope))
                      for p in e.parts]
             return "(" + " + ".join(parts or ["''"]) + ")"
         raise TypeError(e)
+
+    def text_of(self, code: str) -> str:
+        """``R.b_text(rt, code)`` (missing is ""), without the call for text and dates."""
+        ty, t = self.fresh("ty"), self.fresh()
+        return (f"({t} if ({ty} := type({t} := {code})) is str else {t}.isoformat() "
+                f"if {ty} is _date else _B_text(rt, {t}))")
+
+    def text(self, code: str) -> str:
+        """``_txt(code)``, without the call for text and dates."""
+        ty = self.fresh("ty")
+        if not code.isidentifier():
+            t = self.fresh()
+            code, first = t, f"({t} := {code})"
+        else:
+            first = code
+        return (f"({code} if ({ty} := type({first})) is str else {code}.isoformat() "
+                f"if {ty} is _date else _txt({code}))")
 
     def need(self, e, code: str) -> str:
         """``code`` (the value of ``e``), raising the data gap "`e` is missing" if it is."""
@@ -360,6 +416,8 @@ class _Gen:
         """Is the value of ``e`` (generated as ``code``) never missing?"""
         if code in self.present or _never_missing(e):
             return True
+        if code.startswith("_P[") and _PARAM_READ.fullmatch(code):
+            return True  # a parameter in force has a value (NotInForce otherwise)
         if isinstance(e, A.Call):
             return e.func in _PRESENT_CALLS
         if isinstance(e, (A.ListLit, A.Template)):
@@ -383,6 +441,154 @@ class _Gen:
             return f"({obj}.get({e.name!r}) if {obj} is not None else _getm({e.name!r}))"
         t = self.fresh()
         return f"({t}.get({e.name!r}) if ({t} := {obj}) is not None else _getm({e.name!r}))"
+
+    # -- lowering: the list functions with a lambda as loops (no closure, no call per element)
+    #
+    # ``lower(e)`` emits statements that compute the calls with a lambda in ``e`` — in the order
+    # and under the conditions the expression code would compute them — and returns the
+    # expression code of ``e`` using their results. Operands evaluated before such a call are
+    # computed into variables first (same order of evaluation, so the same first error), and
+    # a missing-value check on a call's argument happens right after the argument, as inline.
+
+    def stmt(self, e) -> bool:
+        """Does ``e`` need statements: a call with a lambda, or a value shared with other
+        rules (taken from its slot)?"""
+        if _has_lambda(e):
+            return True
+        return bool(self.sub) and _has_node(e, self.sub)
+
+    def lower(self, e, scope: dict, d: int, shared: bool = True) -> str:
+        if not _LOWER:
+            return self.expr(e, scope)
+        if shared and id(e) in self.sub:
+            return self.fuse.shared_value(self, self.sub[id(e)], e, scope, d)
+        if not self.stmt(e):
+            return self.expr(e, scope)
+        if isinstance(e, A.Call) and e.func in _LOOPS and len(e.args) == 2 and \
+                isinstance(e.args[1], A.Lambda):
+            return self.loop(e, scope, d)
+        if isinstance(e, A.Binary) and e.op in ("and", "or", "??") and self.stmt(e.right):
+            return self.lower_cond(e, scope, d)
+        if isinstance(e, A.If) and (self.stmt(e.then) or self.stmt(e.else_)):
+            t = self.fresh("c")
+            c = self.lower(e.cond, scope, d)
+            self.emit(f"if {c}:", d)
+            with self.assume(_present_if_true(e.cond), scope):
+                self.emit(f"{t} = {self.lower(e.then, scope, d + 1)}", d + 1)
+            self.emit("else:", d)
+            with self.assume(_present_if_false(e.cond), scope):
+                self.emit(f"{t} = {self.lower(e.else_, scope, d + 1)}", d + 1)
+            return t
+        if isinstance(e, A.Call) and e.func == "lookup" or isinstance(e, A.Lambda):
+            return self.expr(e, scope)
+        # operands in order; each one up to the last that holds a lambda call gets a variable
+        kids = [c for c in _children(e) if not isinstance(c, A.Lambda)]
+        if isinstance(e, A.Binary) and e.op in ("and", "or", "??"):
+            kids = [e.left]  # the right side needs no statements (see above)
+        if isinstance(e, A.If):
+            kids = [e.cond]
+        last = max((i for i, c in enumerate(kids) if self.stmt(c)), default=-1)
+        checked = isinstance(e, A.Call) and e.func not in R.ACCEPTS_MISSING
+        added = []
+        for c in kids[:last + 1]:
+            code = self.lower(c, scope, d)
+            if not code.isidentifier():
+                t = self.fresh()
+                self.emit(f"{t} = {code}", d)
+                code = t
+            if checked and not self.never_missing(c, code):  # as the inline check would
+                self.emit(f"if {code} is None:", d)
+                self.emit(f"_miss({self.const(fmt_expr(c))})", d + 1)
+                self.present.add(code)
+            self.subst[id(c)] = code
+            added.append(id(c))
+        try:
+            return self.expr(e, scope)
+        finally:
+            for k in added:
+                del self.subst[k]
+
+    def lower_cond(self, e: A.Binary, scope: dict, d: int) -> str:
+        """``a and b``, ``a or b``, ``a ?? b`` whose right side has a lambda call: it runs only
+        when the expression would compute it."""
+        op = e.op
+        t = self.fresh("c")
+        left = self.lower(e.left, scope, d)
+        if op == "??":
+            self.emit(f"{t} = {left}", d)
+            self.emit(f"if {t} is None:", d)
+            with self.assume([], scope):  # what the branch checks holds only there
+                self.emit(f"{t} = {self.lower(e.right, scope, d + 1)}", d + 1)
+            return t
+        plain = _is_bool(e.left) and _is_bool(e.right)
+        self.emit(f"{t} = {left}" if plain else f"{t} = bool({left})", d)
+        self.emit(f"if {t}:" if op == "and" else f"if not {t}:", d)
+        nodes = _present_if_true(e.left) if op == "and" else _present_if_false(e.left)
+        with self.assume(nodes, scope):
+            right = self.lower(e.right, scope, d + 1)
+        self.emit(f"{t} = {right}" if plain else f"{t} = bool({right})", d + 1)
+        return t
+
+    def loop(self, e: A.Call, scope: dict, d: int) -> str:
+        """``f(xs, x -> body)`` for the list functions of ``_LOOPS``, as ``R.b_<f>`` computes
+        it, written as a loop."""
+        f = e.func
+        src, lam = e.args
+        xs = self.lower(src, scope, d)
+        if not xs.isidentifier():
+            t = self.fresh("xs")
+            self.emit(f"{t} = {xs}", d)
+            xs = t
+        if not self.never_missing(src, xs):
+            self.emit(f"if {xs} is None:", d)
+            self.emit(f"_miss({self.const(fmt_expr(src))})", d + 1)
+        x = self.fresh("l")
+        r = self.fresh("r")
+        inner = dict(scope)
+        inner[lam.param] = x
+        saved = self.present  # what the body checks holds for one element only
+        self.present = set(saved)
+        if f == "sort":
+            self.emit(f"{r} = []", d)
+            i = self.fresh("i")
+            self.emit(f"for {i}, {x} in enumerate({xs}):", d)
+            self.emit(f"{r}.append(({self.lower(lam.body, inner, d + 1)}, {i}, {x}))", d + 1)
+            self.emit(f"{r} = _sort_keyed({r})", d)
+        else:
+            init = {"filter": "[]", "map": "[]", "any": "False", "all": "True", "first": "None",
+                    "last": "None", "count": "0"}[f]
+            self.emit(f"{r} = {init}", d)
+            self.emit(f"for {x} in {'reversed(' + xs + ')' if f == 'last' else xs}:", d)
+            body = self.lower(lam.body, inner, d + 1)
+            if f == "map":
+                self.emit(f"{r}.append({body})", d + 1)
+            elif f == "all":
+                self.emit(f"if not ({body}):", d + 1)
+                self.emit(f"{r} = False", d + 2)
+                self.emit("break", d + 2)
+            else:
+                self.emit(f"if {body}:", d + 1)
+                if f == "filter":
+                    self.emit(f"{r}.append({x})", d + 2)
+                elif f == "count":
+                    self.emit(f"{r} += 1", d + 2)
+                else:
+                    self.emit(f"{r} = {'True' if f == 'any' else x}", d + 2)
+                    self.emit("break", d + 2)
+        self.present = saved
+        return r
+
+    @contextmanager
+    def assume(self, nodes: list, scope: dict):
+        """Generate code where the expressions ``nodes`` are known present."""
+        saved = self.present
+        self.present = set(saved)
+        for n in nodes:
+            self.present.add(self.expr(n, scope))
+        try:
+            yield
+        finally:
+            self.present = saved
 
     def narrowed(self, nodes: list, e, scope) -> str:
         """``e`` generated where the expressions ``nodes`` are known present."""
@@ -409,6 +615,18 @@ class _Gen:
             return f"(bool({l}) {op} bool({r}))"
         if op in ("+", "-") and isinstance(e.right, A.Duration) and e.right.unit in _DATE_OPS:
             # `date ± duration` as R.arith computes it, without building a Dur
+            if e.right.unit == "days" and isinstance(e.right.amount, A.Lit) and \
+                    type(e.right.amount.value) is int:
+                # R.add_days_op / sub_days_op inline: d + timedelta(days=±n)
+                n = e.right.amount.value
+                td = self.const(_dt.timedelta(days=n if op == "+" else -n))
+                if self.never_missing(e.left, l):
+                    return f"({l} + {td})"
+                miss = f"_miss_op({op!r})"
+                if l.isidentifier():
+                    return f"({l} + {td} if {l} is not None else {miss})"
+                t = self.fresh()
+                return f"({t} + {td} if ({t} := {l}) is not None else {miss})"
             amount = (repr(e.right.amount.value) if isinstance(e.right.amount, A.Lit)
                       else self.expr(e.right.amount, scope))
             return f"{_DATE_OPS[e.right.unit][op]}(rt, {l}, {amount})"
@@ -431,6 +649,10 @@ class _Gen:
             return f"({l} {op} {r})"
         if simple and lk == rk == "text" and op == "+":
             return f"({l} + {r})"
+        if lk == rk == "list" and op == "+":  # R.arith of two lists, without the call
+            a, b = self.fresh(), self.fresh()
+            return (f"({a} + {b} if type({a} := {l}) is list and type({b} := {r}) is list "
+                    f"else _arith(rt, '+', {a}, {b}))")
         return f"_arith(rt, {op!r}, {l}, {r})"
 
     # -- statements
@@ -441,7 +663,9 @@ class _Gen:
         self.present = set()
         self.emit("def run(rt, colls, sink):", 0)
         self.emit("_as_of = rt.as_of", 1)
+        self.emit("_isprov = rt.calendar.is_provisional", 1)
         self.emit("_ref = _as_of", 1)
+        self.emit("_P = rt.params_on(_ref)", 1)
         self.emit("rt.provisional = False", 1)
         self.gen(0, 1, {}, [], False)
         return "\n".join(self.lines) + "\n"
@@ -465,6 +689,7 @@ class _Gen:
             self.emit("except Exception:", d)
             self.emit(f"{r} = None", d + 1)
             self.emit(f"_ref = {r} if {r} is not None else _as_of", d)
+            self.emit("_P = rt.params_on(_ref)", d)
         if cr.key_field is not None:
             self.emit(f"{kp} = {v}.get({cr.key_field!r}) if isinstance({v}, dict) else None", d)
             self.emit(f"{kp} = str({kp}) if {kp} is not None else '#' + str({idx})", d)
@@ -484,7 +709,9 @@ class _Gen:
         self.emit("", 0)
         self.emit(f"def each(rt, colls, sink, M, {v}, {idx}):", 0)
         self.emit("_as_of = rt.as_of", 1)
+        self.emit("_isprov = rt.calendar.is_provisional", 1)
         self.emit("_ref = _as_of", 1)
+        self.emit("_P = rt.params_on(_ref)", 1)
         self.emit("rt.provisional = False", 1)
         scope = {st.var: v}
         self._record_header(st, v, idx, kp, scope, 1)
@@ -494,10 +721,13 @@ class _Gen:
         self._handlers(2, [kp])
         self.in_each = False
 
-    def build_block(self, depth: int) -> None:
+    def build_block(self, depth: int, first_when: str | None = None) -> None:
         """This rule's part of its collection's fused function, for the record ``fuse.rec``
         (index ``_i``): what ``each`` does, with the key, the reference date and the record's
-        fields read once for all rules, and shared `let`s kept in local slots."""
+        fields read once for all rules, and shared `let`s kept in local slots. ``first_when``:
+        the slot holding the error of the rule's first `when`, computed for several rules
+        before their blocks (which run only if it was true or failed)."""
+        self.first_when = first_when
         fz = self.fuse
         cr = self.cr
         rule = cr.rule
@@ -511,7 +741,9 @@ class _Gen:
         ref = fz.ref(self, scope)
         if ref is not None:
             self.emit(f"_ref = {ref}", d)
-        elif rule.ref is not None:
+            if cr.params:
+                self.emit(f"_P = {fz.params(ref)}", d)
+        else:
             r = self.fresh("r")
             self.emit("_ref = _as_of", d)
             self.emit("try:", d)
@@ -519,8 +751,8 @@ class _Gen:
             self.emit("except Exception:", d)
             self.emit(f"{r} = None", d + 1)
             self.emit(f"_ref = {r} if {r} is not None else _as_of", d)
-        else:
-            self.emit("_ref = _as_of", d)
+            if cr.params:
+                self.emit("_P = rt.params_on(_ref)", d)
         if cr.key_field is not None:
             kp = fz.key(cr.key_field)
         else:
@@ -574,16 +806,14 @@ class _Gen:
             st = steps[i]
             if isinstance(st, A.Let):
                 v = self.var(st.name)
-                code = self.expr(st.value, scope)
-                if self.never_missing(st.value, code):
-                    self.present.add(v)
-                key = self.memo.get(id(st)) if (self.in_each or self.fuse is not None) else None
-                if key is not None and self.fuse is not None:
-                    self.fuse.shared_let(self, key, v, code, _touches(st.value), depth)
+                key = self.memo.get(id(st)) if self.in_each else None
+                if key is not None:  # the same value as in another rule for this record
+                    code = self.expr(st.value, scope)
+                    self.emit(f"{v} = _memo(rt, M, {self.const(key)}, lambda: {code})", depth)
                 else:
-                    if key is not None:  # the same value as in another rule for this record
-                        code = f"_memo(rt, M, {self.const(key)}, lambda: {code})"
-                    self.emit(f"{v} = {code}", depth)
+                    self.emit(f"{v} = {self.lower(st.value, scope, depth)}", depth)
+                if self.never_missing(st.value, ""):
+                    self.present.add(v)
                 scope = dict(scope)
                 scope[st.name] = v
             elif isinstance(st, A.Require):
@@ -596,8 +826,13 @@ class _Gen:
                               f"{self.values(scope)})", depth + 1)
                     self.emit("continue", depth + 1)
                     self.present.add(code)
+            elif isinstance(st, A.When) and i == 1 and self.first_when is not None:
+                self.emit(f"if {self.first_when} is not None:", depth)  # true, or it failed
+                self.emit(f"raise {self.first_when}", depth + 1)
+                for node in _present_if_true(st.cond):
+                    self.present.add(self.expr(node, scope))
             elif isinstance(st, A.When):
-                self.emit(f"if not ({self.expr(st.cond, scope)}):", depth)
+                self.emit(f"if not ({self.lower(st.cond, scope, depth)}):", depth)
                 self.emit("continue", depth + 1)
                 for node in _present_if_true(st.cond):
                     self.present.add(self.expr(node, scope))
@@ -605,14 +840,18 @@ class _Gen:
             return
         if rule.key is not None:
             key_expr = f"_txt({self.expr(rule.key, scope)})"
-        on = self.fresh("on")
-        self.emit(f"{on} = rt.touch({self.expr(rule.on, scope)})", depth)
+        on = self.fresh("on")  # rt.touch inline: a date in a year the calendar lacks
+        self.emit(f"{on} = {self.expr(rule.on, scope)}", depth)
         self.emit(f"if {on} is None:", depth)
         self.emit("continue", depth + 1)
+        self.emit(f"if _isprov({on}):", depth)
+        self.emit("rt.provisional = True", depth + 1)
         res = "None"
         if rule.resolved is not None:
             res = self.fresh("res")
-            self.emit(f"{res} = rt.touch({self.expr(rule.resolved, scope)})", depth)
+            self.emit(f"{res} = {self.expr(rule.resolved, scope)}", depth)
+            self.emit(f"if {res} is not None and _isprov({res}):", depth)
+            self.emit("rt.provisional = True", depth + 1)
         msg = (self.expr(rule.message, scope) if rule.message is not None
                else self.const(rule.title or rule.id))
         self.emit(f"sink.finding({self.CR}, {key_expr}, {on}, {res}, "
@@ -639,7 +878,7 @@ class _Gen:
                 code = f"_vp({scope[root]}, {names!r})"
             items.append((label, code))
         items.sort()
-        return "{" + ", ".join(f"{self.const(k)}: {c}" for k, c in items) + "}"
+        return "{" + ", ".join(f"{k!r}: {c}" for k, c in items) + "}"  # constant keys
 
     def env_dict(self, scope: dict) -> str:
         # keys are DSL names emitted as string constants; values are generated variables
@@ -675,6 +914,22 @@ def _never_missing(e) -> bool:
     return isinstance(e, A.IsMissing) or (isinstance(e, A.Unary) and e.op == "not")
 
 
+# write the list functions with a lambda as loops (False: as calls with closures, the reference
+# the loops are tested against)
+_LOWER = True
+
+# list functions with a lambda that ``_Gen.loop`` writes as loops
+_LOOPS = {"filter", "map", "any", "all", "first", "last", "count", "sort"}
+
+def _has_lambda(e) -> bool:
+    """Does ``e`` call a function with a lambda argument?"""
+    if isinstance(e, A.Lambda):
+        return True
+    return any(_has_lambda(c) for c in _children(e))
+
+
+_PARAM_READ = re.compile(r"_P\['\w+'\]")
+
 # builtins whose result is never missing
 _PRESENT_CALLS = {"count", "any", "all", "filter", "map", "sort", "distinct", "len", "is_blank",
                   "contains", "starts_with", "text", "pause", "periods", "sum"}
@@ -708,8 +963,34 @@ def _present_if_false(e) -> list:
     return []
 
 
+def _min2(a, b):
+    """``R.b_min(rt, a, b)``."""
+    if a is None:
+        return b if not isinstance(b, (list, tuple)) else R.b_min(None, a, b)
+    if b is None:
+        return a if not isinstance(a, (list, tuple)) else R.b_min(None, a, b)
+    if isinstance(a, (list, tuple)):
+        return R.b_min(None, a, b)
+    return min(a, b)
+
+
+def _max2(a, b):
+    """``R.b_max(rt, a, b)``."""
+    if a is None:
+        return b if not isinstance(b, (list, tuple)) else R.b_max(None, a, b)
+    if b is None:
+        return a if not isinstance(a, (list, tuple)) else R.b_max(None, a, b)
+    if isinstance(a, (list, tuple)):
+        return R.b_max(None, a, b)
+    return max(a, b)
+
+
 def _miss(text):
     raise R.EvalError(f"`{text}` is missing")
+
+
+def _miss_op(op):
+    raise R.EvalError(f"missing operand of `{op}`")
 
 
 def _reason(exc: Exception) -> str:
@@ -811,13 +1092,16 @@ def _namespace() -> dict:
     return {
         "__builtins__": {"enumerate": enumerate, "isinstance": isinstance, "dict": dict,
                          "list": list, "str": str, "bool": bool, "type": type,
-                         "Exception": Exception},
+                         "reversed": reversed, "len": len, "Exception": Exception},
         "B": R.BUILTINS, "Dur": R.Dur, "NotInForce": R.NotInForce,
         "_get": R.get, "_index": R.index, "_lookup": R.b_lookup, "_cmp": R.compare,
         "_member": R.member, "_arith": R.arith, "_txt": _txt, "_nn": _nn, "_miss": _miss,
         "_reason": _reason,
         "_getm": R.get_missing, "_wd_add": R.add_workdays_op, "_wd_sub": R.sub_workdays_op,
         "_d_add": R.add_days_op, "_d_sub": R.sub_days_op, "_memo": R.memo, "_vp": _vp,
+        "_sort_keyed": R.sort_keyed, "_miss_op": _miss_op, "_min2": _min2, "_max2": _max2,
+        "_date": _dt.date, "_SEQ": frozenset({list, tuple}),
+        **{f"_B_{name}": fn for name, fn in R.BUILTINS.items() if name.isidentifier()},
     }
 
 
@@ -932,6 +1216,96 @@ def let_keys(cr: CheckedRule) -> dict[int, str]:
     return out
 
 
+def _has_node(e, ids: dict) -> bool:
+    """Is ``e`` or a node inside it (outside lambdas) one of ``ids``?"""
+    if id(e) in ids:
+        return True
+    if isinstance(e, A.Lambda):
+        return False
+    return any(_has_node(c, ids) for c in _children(e))
+
+
+def _operands(e):
+    """``e`` and every node inside it, outside lambdas."""
+    yield e
+    if not isinstance(e, A.Lambda):
+        for c in _children(e):
+            yield from _operands(c)
+
+
+def node_keys(cr: CheckedRule) -> dict[int, str]:
+    """id(node) -> key, for the costly values computed before any inner `for` of a fusable rule:
+    each `let`'s value and the costly nodes inside it (outside lambdas). The key is as in
+    :func:`let_keys` — the node's text, what its names are bound to, the rule's `ref` — so equal
+    keys mean equal values (and errors) for one record."""
+    return {i: k for i, k, _ in _keyed_nodes(cr)}
+
+
+def _keyed_nodes(cr: CheckedRule) -> list[tuple[int, str, tuple]]:
+    """(id(node), key, keys of the keyed nodes around it) — see :func:`node_keys`."""
+    if not _fusable(cr):
+        return []
+    rule = cr.rule
+    steps = rule.steps
+    ref = fmt_expr(rule.ref) if rule.ref is not None else ""
+    bind: dict[str, object] = {steps[0].var: ("record", cr.collection)}
+
+    def key(e):
+        deps = []
+        for n in sorted(_free_names(e) - {"as_of"}):
+            if n in bind:
+                if bind[n] is None:
+                    return None
+                deps.append((n, bind[n]))
+            elif n not in cr.collections_read:
+                return None  # (not a fact collection, the same for every rule)
+        return repr((fmt_expr(e), tuple(deps), ref))
+
+    out: list = []
+
+    def walk(e, around: tuple):
+        if isinstance(e, A.Lambda):
+            return
+        # (a duration is read where it is added; a lambda is part of its call)
+        k = key(e) if _costly(e) and not isinstance(e, A.Duration) else None
+        if k is not None:
+            out.append((id(e), k, around))
+            around = around + (k,)
+        for c in _children(e):
+            walk(c, around)
+
+    for st in steps[1:]:
+        if isinstance(st, A.For):
+            break  # later values depend on an element of the inner loop
+        if not isinstance(st, A.Let):
+            continue
+        walk(st.value, ())
+        k = key(st.value)
+        bind[st.name] = None if k is None else ("let", k)
+    return out
+
+
+def shared_node_keys(checked) -> frozenset:
+    """Keys of values (see :func:`node_keys`) worth a slot: computed in two or more places that
+    do not already share them — rules, or shared values that hold them (a value met only inside
+    one shared value is computed once per record anyway)."""
+    occ = [(cr.rule.id, k, around) for cr in checked for _i, k, around in _keyed_nodes(cr)]
+    rules: dict[str, set] = {}
+    for rid, k, _ in occ:
+        rules.setdefault(k, set()).add(rid)
+    shared = {k for k, rs in rules.items() if len(rs) > 1}
+    while True:
+        places: dict[str, set] = {}
+        for rid, k, around in occ:
+            if k in shared:
+                inside = [a for a in around if a in shared]
+                places.setdefault(k, set()).add(("in", inside[-1]) if inside else ("rule", rid))
+        keep = {k for k in shared if len(places.get(k, ())) > 1}
+        if keep == shared:
+            return frozenset(shared)
+        shared = keep
+
+
 def shared_let_keys(checked) -> frozenset:
     """Keys of `let`s that two or more fusable rules over the same collection compute."""
     seen: dict[str, set] = {}
@@ -985,12 +1359,31 @@ class _Fuse:
         self.refs: dict[tuple, str] = {}  # (record variable, ref text) -> local
         self.ref_code: list[tuple[str, str]] = []
         self.slots: dict[str, str] = {}  # shared let key -> slot
+        self.indexes: dict[str, str] = {}  # collection -> local holding rt.indexes.get(coll, {})
+        self.param_sets: dict[str, str] = {}  # local holding a date -> its parameters in force
 
     def field(self, name: str) -> str:
         v = self.fields.get(name)
         if v is None:
             v = self.fields[name] = f"_f{len(self.fields)}"
         return v
+
+    def index(self, coll: str) -> str:
+        v = self.indexes.get(coll)
+        if v is None:
+            v = self.indexes[coll] = f"_ix{len(self.indexes)}"
+        return v
+
+    def params(self, ref: str) -> str:
+        """The local holding ``rt.params_on(ref)`` (``ref``: ``_as_of`` or a shared ref)."""
+        v = self.param_sets.get(ref)
+        if v is None:
+            v = self.param_sets[ref] = f"_P{len(self.param_sets)}"
+        return v
+
+    def when_slot(self) -> tuple[str, str]:
+        self.n_when = getattr(self, "n_when", 0) + 1
+        return f"_W{self.n_when}", f"_W{self.n_when}e"
 
     def key(self, key_field: str) -> str:
         v = self.keys.get(key_field)
@@ -1013,15 +1406,22 @@ class _Fuse:
             self.ref_code.append((v, g.expr(rule.ref, scope)))
         return v
 
-    def shared_let(self, g: _Gen, key: str, v: str, code: str, touches: bool, d: int) -> None:
+    def shared_value(self, g: _Gen, key: str, e, scope: dict, d: int) -> str:
+        """The slot holding ``e``'s value for this record: computed here by the first rule that
+        gets here (its error and provisional mark kept), replayed by the others."""
         s = self.slots.get(key)
         if s is None:
             s = self.slots[key] = f"_S{len(self.slots)}"
+        touches = _touches(e)
         g.emit(f"if {s} is _U:", d)
         if touches:
-            g.emit("_pb = rt.provisional", d + 1)
+            g.emit(f"{s}b = rt.provisional", d + 1)
             g.emit("rt.provisional = False", d + 1)
         g.emit("try:", d + 1)
+        saved = g.present  # what is checked while computing it holds only there
+        g.present = set(saved)
+        code = g.lower(e, scope, d + 2, shared=False)
+        g.present = saved
         g.emit(f"{s} = {code}", d + 2)
         g.emit(f"{s}e = None", d + 2)
         g.emit("except Exception as _e:", d + 1)
@@ -1029,31 +1429,95 @@ class _Fuse:
         g.emit(f"{s}e = _e.with_traceback(None)", d + 2)
         if touches:
             g.emit(f"{s}p = rt.provisional", d + 1)
-            g.emit(f"rt.provisional = _pb or {s}p", d + 1)
+            g.emit(f"rt.provisional = {s}b or {s}p", d + 1)
             g.emit(f"elif {s}p:", d)
             g.emit("rt.provisional = True", d + 1)
         g.emit(f"if {s}e is not None:", d)
         g.emit(f"raise {s}e", d + 1)
-        g.emit(f"{v} = {s}", d)
+        if g.never_missing(e, ""):
+            g.present.add(s)
+        return s
 
 
-def compile_collection(coll: str, crs: list[CheckedRule], eaches: list[Callable],
-                       shared: frozenset = frozenset()) -> tuple[str, Callable]:
+def _group_key(g: _Gen) -> tuple:
+    """How the rule's block may be grouped with others (see compile_collection)."""
+    rule = g.cr.rule
+    steps = rule.steps
+    var = steps[0].var
+    if len(steps) > 1:
+        st = steps[1]
+        if isinstance(st, A.For) and isinstance(st.source, A.Field) and \
+                isinstance(st.source.obj, A.Name) and st.source.obj.name == var:
+            return ("for", st.source.name)
+        if isinstance(st, A.When) and rule.ref is not None and not _touches(rule.ref) and \
+                not _touches(st.cond) and _LOWER:
+            return ("when", var, fmt_expr(st.cond), fmt_expr(rule.ref))
+    return ("alone", id(g))
+
+
+def compile_collection(coll: str, crs: list[CheckedRule],
+                       eaches: list[Callable]) -> tuple[str, Callable]:
     """(source, ``run(rt, colls, sink, records)``) of the fused function of the fusable rules
     ``crs`` over ``coll``; ``eaches`` are their ``CompiledRule.each``, used for a record that is
     not a dict (each rule then reports it as it would on its own)."""
+    shared = shared_node_keys(crs)
     fz = _Fuse(coll)
+    gens = [_Gen(cr, fz, f"{j}_") for j, cr in enumerate(crs)]
+    for g in gens:
+        g.sub = {i: k for i, k in node_keys(g.cr).items() if k in shared}
+    # Rules that skip a record the same way run together under one test: those whose first
+    # step loops over a list field of the record (nothing to do when it is empty or missing),
+    # and those that start with the same `when` (computed once; their blocks run only if it
+    # is true or failed — each then reports the failure as its own)
+    groups: dict[tuple, list] = {}
+    for g in gens:
+        groups.setdefault(_group_key(g), []).append(g)
     blocks: list[str] = []
-    gens = []
-    for j, cr in enumerate(crs):
-        g = _Gen(cr, fz, f"{j}_")
-        g.memo = {i: k for i, k in let_keys(cr).items() if k in shared}
-        g.build_block(2)
-        blocks.extend(g.lines)
-        gens.append(g)
+    for (kind, *_), members in groups.items():
+        if kind == "for":
+            g0 = members[0]
+            field = fz.field(g0.cr.rule.steps[1].source.name)
+            blocks.append(f"        if {field}:")
+            for g in members:
+                g.build_block(3)
+                blocks.extend(g.lines)
+        elif kind == "when" and len(members) > 1:
+            g0 = members[0]
+            rule = g0.cr.rule
+            scope = {rule.steps[0].var: fz.rec}
+            g0.records.add(fz.rec)
+            w, we = fz.when_slot()
+            g0.emit(f"# first `when` of {', '.join(g.cr.rule.id for g in members)}", 2)
+            ref = fz.ref(g0, scope)
+            g0.emit(f"_ref = {ref}", 2)
+            if any(g.cr.params for g in members):
+                g0.emit(f"_P = {fz.params(ref)}", 2)
+            g0.emit("try:", 2)
+            g0.present = set()
+            g0.emit(f"{w} = {g0.lower(rule.steps[1].cond, scope, 3)}", 3)
+            g0.emit(f"{we} = None", 3)
+            g0.emit("except Exception as _e:", 2)
+            g0.emit(f"{w} = None", 3)
+            g0.emit(f"{we} = _e.with_traceback(None)", 3)
+            g0.emit(f"if {we} is not None or {w}:", 2)
+            for g in members:
+                g.build_block(3, we)
+            for g in members:
+                blocks.extend(g.lines)
+        else:
+            for g in members:
+                g.build_block(2)
+                blocks.extend(g.lines)
     L = ["def run(rt, colls, sink, recs):",
          "    _as_of = rt.as_of",
-         "    _U = _UNSET",
+         "    _isprov = rt.calendar.is_provisional",
+         "    _U = _UNSET"]
+    for coll_, v in fz.indexes.items():
+        L.append(f"    {v} = rt.indexes.get({coll_!r}, {{}})")
+    for ref, v in fz.param_sets.items():
+        if ref == "_as_of":
+            L.append(f"    {v} = rt.params_on(_as_of)")
+    L += [
          "    for _i, _rec in enumerate(recs):",
          "        if type(_rec) is not dict:",
          "            _slow(rt, colls, sink, _rec, _i)",
@@ -1070,6 +1534,9 @@ def compile_collection(coll: str, crs: list[CheckedRule], eaches: list[Callable]
         L.append(f"            {v} = None")
         L.append(f"        if {v} is None:")
         L.append(f"            {v} = _as_of")
+    for ref, v in fz.param_sets.items():
+        if ref != "_as_of":
+            L.append(f"        {v} = rt.params_on({ref})")
     if fz.slots:
         L.append("        " + " = ".join(fz.slots.values()) + " = _U")
     src = "\n".join(L + blocks) + "\n"
@@ -1081,9 +1548,9 @@ def compile_collection(coll: str, crs: list[CheckedRule], eaches: list[Callable]
 
     ns = _namespace()
     ns.update(K=tuple(fz.consts), _UNSET=_UNSET, _slow=slow)
-    for j, (cr, g) in enumerate(zip(crs, gens)):
-        ns[g.CR] = cr
-        ns[g.VALS] = _vals_maker(cr)
+    for g in gens:
+        ns[g.CR] = g.cr
+        ns[g.VALS] = _vals_maker(g.cr)
     code = compile(src, f"<collection {coll}>", "exec")
     exec(code, ns)  # generated from the checked AST of the rules, never from policy text
     return src, ns["run"]

@@ -54,6 +54,8 @@ class Runtime:
     flows: dict = field(default_factory=dict)  # workflow name -> engine.workflow.CompiledFlow
     _param_cache: dict = field(default_factory=dict)
     _flow_cache: dict = field(default_factory=dict)
+    # date -> InForce; the evaluations of one bundle may share it (its parameters never change)
+    in_force: dict = field(default_factory=dict)
 
     def param(self, name: str, on: _dt.date) -> Any:
         k = (name, on)
@@ -67,11 +69,35 @@ class Runtime:
         self._param_cache[k] = v
         return v
 
+    def params_on(self, on: _dt.date) -> "InForce":
+        """The parameters in force on ``on``: ``params_on(on)[name]`` is ``param(name, on)``."""
+        p = self.in_force.get(on)
+        if p is None:
+            p = self.in_force[on] = InForce(self.params, on)
+        return p
+
     def touch(self, d):
         """Note when a date lies in a year the calendar only covers by the Mon–Fri fallback."""
         if d is not None and self.calendar.is_provisional(d):
             self.provisional = True
         return d
+
+
+class InForce(dict):
+    """Parameter name -> its value on one date, filled as names are read; a parameter with no
+    value then raises NotInForce (as ``Runtime.param``)."""
+
+    def __init__(self, params, on: _dt.date):
+        super().__init__()
+        self.params = params
+        self.on = on
+
+    def __missing__(self, name: str):
+        v = self.params[name].value_on(self.on)
+        if v is None:
+            raise NotInForce(f"parameter `{name}` has no value on {self.on}")
+        self[name] = v
+        return v
 
 
 def _need(v, what: str):
@@ -101,17 +127,25 @@ def add_dur(rt: Runtime, d: _dt.date, dur: Dur, sign: int = 1) -> _dt.date:
 def add_workdays_op(rt: Runtime, d, n):
     if d is None:
         raise EvalError("missing operand of `+`")
-    n = n * 1
-    rt.touch(d)
-    return rt.touch(rt.calendar.add_workdays(d, n))
+    cal = rt.calendar  # rt.touch(d), add, rt.touch(result) — without the calls
+    if cal.is_provisional(d):
+        rt.provisional = True
+    r = cal.add_workdays(d, n * 1)
+    if cal.is_provisional(r):
+        rt.provisional = True
+    return r
 
 
 def sub_workdays_op(rt: Runtime, d, n):
     if d is None:
         raise EvalError("missing operand of `-`")
-    n = n * -1
-    rt.touch(d)
-    return rt.touch(rt.calendar.add_workdays(d, n))
+    cal = rt.calendar
+    if cal.is_provisional(d):
+        rt.provisional = True
+    r = cal.add_workdays(d, n * -1)
+    if cal.is_provisional(r):
+        rt.provisional = True
+    return r
 
 
 def add_days_op(rt: Runtime, d, n):
@@ -295,9 +329,17 @@ def b_last(rt, xs, f=None):
 
 
 def b_sort(rt, xs, f):
-    keyed = [(f(x), i, x) for i, x in enumerate(xs)]
-    # missing keys sort last, stably
-    keyed.sort(key=lambda t: (t[0] is None, t[0] if t[0] is not None else 0, t[1]))
+    return sort_keyed([(f(x), i, x) for i, x in enumerate(xs)])
+
+
+def _sort_key(t):
+    return (t[0] is None, t[0] if t[0] is not None else 0, t[1])
+
+
+def sort_keyed(keyed: list) -> list:
+    """The elements of ``[(key, index, element), …]`` by key; missing keys last, stably."""
+    if len(keyed) > 1:
+        keyed.sort(key=_sort_key)
     return [x for _, _, x in keyed]
 
 
@@ -465,7 +507,14 @@ def b_pause(rt, start, end=None):
         raise EvalError("a pause needs its start date")
     if end is not None and end > rt.as_of:
         end = None  # not yet known as of the evaluation date (C7)
-    return Pause(start, end)
+    p = _new(Pause)  # Pause(start, end) without the frozen dataclass's setattr calls
+    d = p.__dict__
+    d["start"] = start
+    d["end"] = end
+    return p
+
+
+_new = object.__new__
 
 
 def _pairs(pauses):

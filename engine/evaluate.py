@@ -60,49 +60,49 @@ class _Collect:
         self.p = program
         self.as_of = as_of
         self.raw: list[Finding] = []
+        self.keys: list[tuple] = []  # the sort key (_primary_key) of each finding in raw
         self.traces: list[TraceEntry] | None = [] if explain else None
-        self._rules: dict[tuple, tuple] = {}
+        self._levels: dict[int, tuple] = {}  # id(CheckedRule) -> its levels' _rule_info
+        self._gaps: dict[int, tuple] = {}  # id(CheckedRule) -> (data_gap's _rule_info,)
         # plain JSON of the values met so far, by id (see to_json_value): a record shown by
         # several findings (each rule that fires on a case shows the case) is converted once
         self._json: dict = {}
 
     def _rule_info(self, cr: CheckedRule, level_key: str) -> tuple:
         """(rule id, clauses, level key, level name, severity, collection, bundle)"""
-        k = (id(cr), level_key)
-        info = self._rules.get(k)
-        if info is None:
-            rule = cr.rule
-            b = self.p.bundle
-            lv = b.levels[level_key]
-            info = self._rules[k] = (rule.id, tuple(c.id for c in rule.cites), lv.key, lv.name,
-                                     lv.severity, cr.collection,
-                                     b.rule_origin.get(rule.id, b.name), cr)
-        return info
+        rule = cr.rule
+        b = self.p.bundle
+        lv = b.levels[level_key]
+        return (rule.id, tuple(c.id for c in rule.cites), lv.key, lv.name, lv.severity,
+                cr.collection, b.rule_origin.get(rule.id, b.name))
 
-    def _fields(self, cr: CheckedRule, level_key: str, key: str, on, resolved, values, message,
-                provisional) -> dict | None:
-        """A finding's fields, each with its declared type (None: dated after as_of)."""
+    # the finding made of its fields (each already of its declared type: no validation needed)
+    _make = staticmethod(trusted_finding)
+
+    def _emit(self, infos: tuple, key: str, on, resolved, values, message, provisional):
+        """One finding per level (``infos``), each field built with its declared type."""
         if on > self.as_of:
-            return None
+            return
         if resolved is not None and resolved > self.as_of:
             resolved = None
-        rule_id, clauses, lk, lname, sev, coll, origin, _ = self._rule_info(cr, level_key)
-        return {"rule": rule_id, "clauses": list(clauses), "level": lk, "level_name": lname,
+        status = "resolved" if resolved is not None else "open"
+        vals = values_json(values, self._json)
+        prov = bool(provisional)
+        make = self._make
+        for rule_id, clauses, lk, lname, sev, coll, origin in infos:
+            self.raw.append(make({
+                "rule": rule_id, "clauses": list(clauses), "level": lk, "level_name": lname,
                 "severity": sev, "collection": coll, "key": key, "triggered_on": on,
-                "status": "resolved" if resolved is not None else "open",
-                "resolved_on": resolved, "message": message, "provisional": bool(provisional),
-                "bundle": origin, "values": values_json(values, self._json)}
-
-    def _add(self, cr: CheckedRule, level_key: str, key: str, on, resolved, values, message,
-             provisional):
-        d = self._fields(cr, level_key, key, on, resolved, values, message, provisional)
-        if d is not None:
-            # every field is built with its declared type: no validation needed
-            self.raw.append(trusted_finding(d))
+                "status": status, "resolved_on": resolved, "message": message,
+                "provisional": prov, "bundle": origin, "values": vals}))
+            self.keys.append((on, rule_id, key, -sev, lk, message))
 
     def finding(self, cr, key, on, resolved, values, message, provisional):
-        for lv in cr.rule.levels:
-            self._add(cr, lv.key, key, on, resolved, values, message, provisional)
+        infos = self._levels.get(id(cr))
+        if infos is None:
+            infos = self._levels[id(cr)] = tuple(self._rule_info(cr, lv.key)
+                                                  for lv in cr.rule.levels)
+        self._emit(infos, key, on, resolved, values, message, provisional)
 
     def gap(self, cr, key, ref, fact, reason, values):
         vals = dict(values)
@@ -111,8 +111,10 @@ class _Collect:
         else:
             vals["error"] = reason
         title = cr.rule.title or cr.rule.id
-        self._add(cr, "data_gap", key, ref or self.as_of, None, vals,
-                  f"{title}：{reason}", False)
+        infos = self._gaps.get(id(cr))
+        if infos is None:
+            infos = self._gaps[id(cr)] = (self._rule_info(cr, "data_gap"),)
+        self._emit(infos, key, ref or self.as_of, None, vals, f"{title}：{reason}", False)
 
     def trace(self, cr, key, entries):
         if self.traces is not None:
@@ -133,31 +135,38 @@ def _values_key(f: Finding) -> str:
     return json.dumps(f.values, sort_keys=True, ensure_ascii=False)
 
 
-def break_ties(out: list, key, tie_key) -> None:
-    """Re-sort, in place, each run of neighbours of the sorted list ``out`` that share ``key``
-    by ``tie_key`` (an expensive key computed only where it decides something)."""
-    i, n = 0, len(out)
+def sort_with_ties(items: Iterable, key, tie_key) -> list:
+    """``items`` sorted by ``key``, each run of items with equal keys re-sorted by ``tie_key``
+    (an expensive key computed only where it decides something). Both sorts are stable."""
+    return sort_keyed_with_ties([(key(x), x) for x in items], tie_key)
+
+
+def sort_keyed_with_ties(keyed: list, tie_key) -> list:
+    """``sort_with_ties`` of ``[(key, item), …]`` (sorted in place)."""
+    keyed.sort(key=_first)
+    out = [x for _, x in keyed]
+    i, n = 0, len(keyed)
     while i < n:
-        k = key(out[i])
+        k = keyed[i][0]
         j = i + 1
-        while j < n and key(out[j]) == k:
+        while j < n and keyed[j][0] == k:
             j += 1
         if j - i > 1:
             out[i:j] = sorted(out[i:j], key=tie_key)
         i = j
+    return out
+
+
+def _first(t):
+    return t[0]
 
 
 def sort_findings(findings: Iterable[Finding], prefix=None) -> list[Finding]:
     """``sorted(findings, key=lambda f: prefix(f) + finding_sort_key(f))`` (``prefix`` optional),
     serialising the values only to break ties between findings that agree on everything else."""
     if prefix is None:
-        out = sorted(findings, key=_primary_key)
-        key = _primary_key
-    else:
-        out = sorted(findings, key=lambda f: prefix(f) + _primary_key(f))
-        key = lambda f: prefix(f) + _primary_key(f)  # noqa: E731
-    break_ties(out, key, _values_key)
-    return out
+        return sort_with_ties(findings, _primary_key, _values_key)
+    return sort_with_ties(findings, lambda f: prefix(f) + _primary_key(f), _values_key)
 
 
 @dataclass(frozen=True)
@@ -169,6 +178,9 @@ class Program:
     flows: Mapping[str, Any] = field(default_factory=dict)  # name -> workflow.CompiledFlow
     # (collection, rule ids) -> the fused function of those rules (see ``run_rules``)
     fused: dict = field(default_factory=dict, compare=False, repr=False)
+    # date -> the parameters in force on it, filled as rules read them (Runtime.in_force):
+    # shared by all evaluations, since the bundle's parameters never change
+    in_force: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def checked(self) -> tuple[CheckedRule, ...]:
@@ -279,13 +291,14 @@ class Program:
              explain: bool, interpret: bool) -> Evaluation:
         sink = _Collect(self, as_of, explain)
         rt = Runtime(as_of=as_of, calendar=cal, params=self.bundle.params,
-                     indexes=self.indexes(colls), flows=dict(self.flows))
+                     indexes=self.indexes(colls), flows=dict(self.flows),
+                     in_force=self.in_force)
         if explain or interpret:
             for cr in self.rules:
                 interpret_rule(cr.checked, rt, colls, sink, explain=explain)
         else:
             run_rules(self.rules, rt, colls, sink, self.fused)
-        findings = sort_findings(sink.raw)
+        findings = sort_keyed_with_ties(list(zip(sink.keys, sink.raw)), _values_key)
         summary.findings = len(findings)
         by_level: dict[str, int] = {}
         for f in findings:
@@ -327,8 +340,7 @@ def _fused(group: list[CompiledRule], cache: dict):
     fn = cache.get(k)
     if fn is None:
         checked = [cr.checked for cr in group]
-        _src, fn = compile_collection(coll, checked, [cr.each for cr in group],
-                                      shared_let_keys(checked))
+        _src, fn = compile_collection(coll, checked, [cr.each for cr in group])
         cache[k] = fn
     return fn
 

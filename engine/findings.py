@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..dsl.runtime import Dur, Pause
+
 
 class Finding(BaseModel):
     """One dated finding of one rule about one entity (RULEBOOK C6)."""
@@ -35,7 +37,9 @@ class Finding(BaseModel):
     values: dict[str, Any] = Field(description="the values that decided the finding")
 
 
-_FINDING_FIELDS = tuple(Finding.model_fields)
+# every field is set: one set for all findings built here (pydantic copies it in model_copy and
+# never changes it on a frozen model)
+_ALL_FIELDS = set(Finding.model_fields)
 _new = object.__new__
 _set = object.__setattr__
 
@@ -46,7 +50,7 @@ def trusted_finding(fields: dict) -> Finding:
     bookkeeping (the evaluator builds one per finding)."""
     m = _new(Finding)
     _set(m, "__dict__", fields)
-    _set(m, "__pydantic_fields_set__", set(_FINDING_FIELDS))
+    _set(m, "__pydantic_fields_set__", _ALL_FIELDS)
     _set(m, "__pydantic_extra__", None)
     _set(m, "__pydantic_private__", None)
     return m
@@ -115,6 +119,7 @@ class Evaluation(BaseModel):
 
 
 _SCALARS = frozenset({str, int, bool, type(None)})
+_TEXT_TYPES = frozenset({Dur, Pause})  # shown as their text
 
 
 def to_json_value(v: Any, _memo: dict | None = None) -> Any:
@@ -126,31 +131,65 @@ def to_json_value(v: Any, _memo: dict | None = None) -> Any:
     if t in _SCALARS:
         return v
     if t is dict or t is list:
+        if _memo is None:
+            return _container_json(v, t, None)
+        r = _memo.get(id(v))
+        if r is not None:
+            return r[1]
+        return _container_json(v, t, _memo)
+    if t is _dt.date:
+        return v.isoformat()
+    if t in _TEXT_TYPES:  # pauses, durations: their text (as _to_json_value), each once
         if _memo is not None:
             r = _memo.get(id(v))
             if r is not None:
                 return r[1]
-        if t is list:
-            r = [x if type(x) in _SCALARS else to_json_value(x, _memo) for x in v]
-        else:
-            try:
-                ks = sorted(v)
-            except TypeError:
-                return _to_json_value(v)
-            r = {}
-            for k in ks:
-                if type(k) is not str:
-                    return _to_json_value(v)
-                x = v[k]
-                tx = type(x)
-                r[k] = (x if tx in _SCALARS else x.isoformat() if tx is _dt.date
-                        else to_json_value(x, _memo))
-        if _memo is not None:
-            _memo[id(v)] = (v, r)  # keeps v alive, so its id is not reused meanwhile
-        return r
-    if t is _dt.date:
-        return v.isoformat()
+            r = str(v)
+            _memo[id(v)] = (v, r)
+            return r
+        return str(v)
     return _to_json_value(v)
+
+
+def _container_json(v, t, _memo):
+    """``to_json_value`` of a dict or list not converted yet (remembered in ``_memo``)."""
+    get = _memo.get if _memo is not None else _nothing
+    if t is list:
+        r = []
+        for x in v:
+            tx = type(x)
+            if tx in _SCALARS:
+                r.append(x)
+            elif tx is _date:
+                r.append(x.isoformat())
+            else:
+                h = get(id(x))
+                r.append(h[1] if h is not None else to_json_value(x, _memo))
+    else:
+        try:
+            ks = sorted(v)
+        except TypeError:
+            return _to_json_value(v)
+        r = {}
+        for k in ks:
+            if type(k) is not str:
+                return _to_json_value(v)
+            x = v[k]
+            tx = type(x)
+            if tx in _SCALARS:
+                r[k] = x
+            elif tx is _date:
+                r[k] = x.isoformat()
+            else:
+                h = get(id(x))
+                r[k] = h[1] if h is not None else to_json_value(x, _memo)
+    if _memo is not None:
+        _memo[id(v)] = (v, r)  # keeps v alive, so its id is not reused meanwhile
+    return r
+
+
+def _nothing(_k):
+    return None
 
 
 _date = _dt.date
@@ -164,12 +203,19 @@ def values_json(v: dict, _memo: dict) -> dict:
     except TypeError:
         return to_json_value(v, _memo)
     r = {}
+    get = _memo.get
     for k in ks:
         if type(k) is not str:
             return to_json_value(v, _memo)
         x = v[k]
         t = type(x)
-        r[k] = x if t in _SCALARS else x.isoformat() if t is _date else to_json_value(x, _memo)
+        if t in _SCALARS:
+            r[k] = x
+        elif t is _date:
+            r[k] = x.isoformat()
+        else:
+            h = get(id(x))
+            r[k] = h[1] if h is not None else to_json_value(x, _memo)
     return r
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import IO, Iterable, Iterator
 
 from .bundle import load_bundle, policy_roots
-from .evaluate import Program, _Collect, break_ties, prepare, run_rules
+from .evaluate import Program, _Collect, prepare, run_rules, sort_with_ties
 from .findings import CollectionCount, RejectedRecord, Summary
 from .inputs import Record, Rejected, read_file, read_jsonl_lines
 from .render import _dumps
@@ -102,7 +102,7 @@ def _run_chunk(args) -> tuple[list[str], list[RejectedRecord], int, int, dict]:
     if ek:
         idx[job.stream] = {r.get(ek): r for r in recs}
     rt = Runtime(as_of=job.as_of, calendar=st["calendar"], params=program.bundle.params,
-                 indexes=idx, flows=dict(program.flows))
+                 indexes=idx, flows=dict(program.flows), in_force=program.in_force)
     sink = _DictCollect(program, job.as_of, False)
     run_rules([cr for cr in program.rules
                if cr.checked.collection == job.stream and cr.checked.per_record], rt, colls, sink,
@@ -131,10 +131,9 @@ class _DictCollect(_Collect):
     mode="json")`` would give (dates still ``date`` until written): the streaming path writes
     findings and never needs the pydantic models."""
 
-    def _add(self, cr, level_key, key, on, resolved, values, message, provisional):
-        d = self._fields(cr, level_key, key, on, resolved, values, message, provisional)
-        if d is not None:
-            self.raw.append(d)
+    @staticmethod
+    def _make(fields: dict) -> dict:
+        return fields
 
 
 def _sort_dicts(raw: list[dict], keypos: dict) -> list[dict]:
@@ -143,9 +142,8 @@ def _sort_dicts(raw: list[dict], keypos: dict) -> list[dict]:
     def key(f):
         return (keypos.get(f["key"].split("/")[0], 0), f["triggered_on"], f["rule"], f["key"],
                 -f["severity"], f["level"], f["message"])
-    out = sorted(raw, key=key)
-    break_ties(out, key, lambda f: json.dumps(f["values"], sort_keys=True, ensure_ascii=False))
-    return out
+    return sort_with_ties(raw, key, lambda f: json.dumps(f["values"], sort_keys=True,
+                                                       ensure_ascii=False))
 
 
 # Any text with an ID or phone number that mask_text masks has at least 10 digits (an ID 15 or
@@ -251,6 +249,21 @@ def evaluate_stream(bundle: str, stream: str, path: str, refs: Iterable[tuple[st
     summary.by_level = dict(sorted(by_level.items()))
     summary.findings = sum(by_level.values())
     return summary, rejected, warnings
+
+
+def summary_line(summary: Summary, stream: str, findings: int) -> str:
+    """The streamed evaluation's account, reconciled collection by collection — the streamed
+    one first, then the reference collections read whole: ``read = evaluated + rejected`` for
+    each; ``findings`` is the total written."""
+    def part(coll: str) -> str:
+        cc = summary.by_collection.get(coll) or CollectionCount()
+        return f"{coll}: read {cc.read} = evaluated {cc.evaluated} + rejected {cc.rejected}"
+
+    refs = [c for c in sorted(summary.by_collection) if c != stream]
+    text = "streamed " + part(stream)
+    if refs:
+        text += " (reference " + "; ".join(part(c) for c in refs) + ")"
+    return f"{text}; findings {findings}"
 
 
 def _drain(results, out, summary, cc, rejected, by_level) -> None:
