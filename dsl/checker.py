@@ -8,6 +8,7 @@ Runs before any data is seen.
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass, field
 
 from ..engine.diagnostics import Diagnostic, PolicyError, did_you_mean
@@ -35,6 +36,9 @@ class CheckedRule:
     # True when the rule reads its iterated collection only through its first `for`: it can then
     # be evaluated one chunk of records at a time (streaming)
     per_record: bool = False
+    # 施行日期 of the first clause the rule cites: on a reference date before it the rule does
+    # not apply (as when a parameter it reads has no value then)
+    in_force_from: _dt.date | None = None
 
 
 class _Scope:
@@ -690,7 +694,15 @@ class Checker:
         return CheckedRule(rule, collection, frozenset(self.params_used),
                            frozenset(self.colls_used), values, tuple(lets), key_field,
                            dict(self.optypes),
-                           collection is not None and self.coll_refs.get(collection, 0) == 1)
+                           collection is not None and self.coll_refs.get(collection, 0) == 1,
+                           self._in_force_from(rule))
+
+    def _in_force_from(self, rule: A.Rule):
+        """The 施行日期 of the rule's primary clause (the first it cites), if declared."""
+        if not rule.cites:
+            return None
+        c = self.b.clauses.get(rule.cites[0].id)
+        return getattr(c, "in_force_from", None) if c is not None else None
 
     def _bind(self, sc: _Scope, name: str, t: T.Type, loc) -> None:
         if name in sc.env or name in RESERVED or name in self.b.entities:

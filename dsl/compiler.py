@@ -200,6 +200,8 @@ def interpret_rule(cr: CheckedRule, rt: R.Runtime, colls: dict, sink, explain: b
                             r = None
                         it.ref = r if r is not None else rt.as_of
                     tr.append(("ref", it.ref))
+                    if not_in_force(it.ref, kp, tr):
+                        continue
                 guarded(i + 1, env2, kp, tr, True)
             return
         if isinstance(st, A.Let):
@@ -248,8 +250,20 @@ def interpret_rule(cr: CheckedRule, rt: R.Runtime, colls: dict, sink, explain: b
             if explain:
                 sink.trace(cr, key, list(trace))
 
+    def not_in_force(ref, keyparts, trace) -> bool:
+        start = cr.in_force_from
+        if start is None or ref >= start:
+            return False
+        trace.append(("not in force", f"clause `{rule.cites[0].id}` is in force from {start}"))
+        if explain:
+            sink.trace(cr, "/".join(keyparts) or rule.id, list(trace))
+        return True
+
     rt.provisional = False
-    guarded(0, {}, [], [], False)
+    if rule.steps and isinstance(rule.steps[0], A.For):
+        guarded(0, {}, [], [], False)  # each record of the first `for` checks its own date
+    elif not not_in_force(rt.as_of, [], []):
+        guarded(0, {}, [], [], False)
 
 
 # ====================================================================== code generation
@@ -670,6 +684,14 @@ class _Gen:
         self.gen(0, 1, {}, [], False)
         return "\n".join(self.lines) + "\n"
 
+    def _in_force(self, depth: int) -> None:
+        """Skip the record when the rule's primary clause is not yet in force on ``_ref``
+        (checked where ``_ref`` is final, inside the loop the skip continues)."""
+        start = self.cr.in_force_from
+        if start is not None:
+            self.emit(f"if _ref < {self.const(start)}:", depth)
+            self.emit("continue", depth + 1)
+
     def _handlers(self, depth: int, keyparts: list) -> None:
         kexpr = " + '/' + ".join(keyparts) if keyparts else repr(self.cr.rule.id)
         self.emit("except NotInForce:", depth)
@@ -717,6 +739,7 @@ class _Gen:
         self._record_header(st, v, idx, kp, scope, 1)
         self.emit("for _once in (0,):", 1)
         self.emit("try:", 2)
+        self._in_force(3)
         self.gen(1, 3, scope, [kp], True)
         self._handlers(2, [kp])
         self.in_each = False
@@ -760,6 +783,7 @@ class _Gen:
             self.emit(f"{kp} = {st.var!r} + '[' + str(_i) + ']'", d)  # a record is a dict
         self.emit("for _once in (0,):", d)
         self.emit("try:", d + 1)
+        self._in_force(d + 2)
         self.gen(1, d + 2, scope, [kp], True)
         self._handlers(d + 1, [kp])
 
@@ -770,6 +794,8 @@ class _Gen:
         if not in_loop:  # the first statement too (even a `for`) runs under the handlers
             self.emit("for _once in (0,):", depth)
             self.emit("try:", depth + 1)
+            if not (i < len(steps) and isinstance(steps[i], A.For)):
+                self._in_force(depth + 2)  # (a first `for` checks each record's own date)
             self.gen(i, depth + 2, scope, keyparts, True)
             self._handlers(depth + 1, keyparts)
             return
@@ -798,6 +824,8 @@ class _Gen:
                 self.emit(f"{kp} = {st.var!r} + '[' + str({idx}) + ']' if isinstance({v}, (dict, list)) else _txt({v})", d)
             keyparts = keyparts + [kp]
             self.emit("try:", d)
+            if first:
+                self._in_force(d + 1)
             self.gen(i + 1, d + 1, scope, keyparts, True)
             self._handlers(d, keyparts)
             return

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 from dataclasses import dataclass, field
+from dataclasses import replace as _with
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -119,6 +121,9 @@ class Clause:
     article: str
     summary: str
     defined_in: str
+    # 施行日期: the clause applies from this date on (its document's `in_force_from`, or its own);
+    # None: no date is declared, the clause applies on every date
+    in_force_from: _dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -305,7 +310,9 @@ def _apply_layer(layer_path: Path, man: Located, acc: _Acc, diags: list) -> Laye
             diags.append(Diagnostic("E013", f"clause `{cid}` is already defined by bundle "
                                     f"`{acc.clauses[cid].defined_in}`", man.loc(("clauses", cid))))
             continue
-        acc.clauses[cid] = Clause(cid, c["article"], c.get("summary", ""), name)
+        acc.clauses[cid] = Clause(cid, c["article"], c.get("summary", ""), name,
+                                  c.get("in_force_from"))
+    _clause_dates(m, man, name, acc, diags)
     if "calendar" in m:
         cdir = (layer_path / m["calendar"]).resolve()
         if not cdir.is_dir():
@@ -480,6 +487,41 @@ def _apply_layer(layer_path: Path, man: Located, acc: _Acc, diags: list) -> Laye
         acc.template_dirs.insert(0, layer_path / "templates")
     return Layer(name, m["version"], m["title"], layer_path, m.get("extends"),
                  tuple(_freeze(d) for d in (m.get("documents") or [])), m.get("description", ""))
+
+
+def _clause_dates(m: dict, man: Located, name: str, acc: _Acc, diags: list) -> None:
+    """Each document's ``in_force_from`` given to the clauses its ``clauses`` patterns match —
+    only this layer's own clauses (a fork's document does not re-date its parent's clauses) and
+    only those without a date of their own. A pattern that matches none of them, or a clause
+    two documents give different dates, is an error."""
+    own = [cid for cid, c in acc.clauses.items() if c.defined_in == name]
+    dated_by: dict[str, int] = {}
+    for i, doc in enumerate(m.get("documents") or []):
+        start = doc.get("in_force_from")
+        if start is None:
+            continue
+        for j, pat in enumerate(doc.get("clauses") or []):
+            rx = re.compile("^" + ".*".join(re.escape(part) for part in pat.split("*")) + "$")
+            hits = [cid for cid in own if rx.match(cid)]
+            if not hits:
+                diags.append(Diagnostic(
+                    "E029", f"`{pat}` matches no clause defined in bundle `{name}`",
+                    man.value_loc(("documents", i, "clauses", j)),
+                    did_you_mean(pat, own) or "list clause ids of this bundle's `clauses:`; "
+                    "`*` matches any text, e.g. HN-ESUP-*"))
+            for cid in hits:
+                if cid in dated_by and dated_by[cid] != i and \
+                        m["documents"][dated_by[cid]]["in_force_from"] != start:
+                    diags.append(Diagnostic(
+                        "E013", f"clause `{cid}` is given two dates, by documents "
+                        f"{dated_by[cid] + 1} and {i + 1}", man.value_loc(("documents", i, "clauses", j)),
+                        "a clause has one 施行日期: narrow one of the patterns, or give the "
+                        "clause its own `in_force_from:`"))
+                    continue
+                dated_by[cid] = i
+                c = acc.clauses[cid]
+                if c.in_force_from is None:
+                    acc.clauses[cid] = _with(c, in_force_from=start)
 
 
 def _load_workflows(layer_path: Path, name: str, replace: dict, acc: _Acc, diags: list) -> None:

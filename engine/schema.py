@@ -59,6 +59,13 @@ def _diag_for(err: jsonschema.ValidationError, doc: Located) -> Diagnostic:
         missing = err.message.split("'")[1] if "'" in err.message else "?"
         return Diagnostic("E005", f"missing required key `{missing}` in {where}", doc.loc(path),
                           f"add `{missing}:`")
+    if err.validator == "dependentRequired":
+        present = next((k for k, needs in err.validator_value.items()
+                        if k in err.instance and any(n not in err.instance for n in needs)), "?")
+        missing = next((n for n in err.validator_value.get(present, ()) if n not in err.instance),
+                       "?")
+        return Diagnostic("E005", f"`{present}` needs `{missing}` next to it in {where}",
+                          doc.loc(path + (present,)), f"add `{missing}:` or remove `{present}:`")
     if err.validator == "format" and err.validator_value == "date":
         return Diagnostic("E003", f"`{err.instance}` is not a date ({where})", doc.loc(path),
                           "write dates as yyyy-mm-dd, e.g. 2024-01-31")

@@ -95,7 +95,13 @@ def _build(node: yaml.Node, file: str, path: tuple, locs: dict, errors: list) ->
             try:
                 v = _constructor.construct_object(node, deep=True)
             except (yaml.YAMLError, ValueError) as exc:
-                errors.append(Diagnostic("E001", f"bad scalar: {exc}".lower(), _loc(file, node)))
+                if tag.endswith(":timestamp"):  # 2024-02-30: shaped like a date, not one
+                    errors.append(Diagnostic(
+                        "E003", f"`{node.value}` is not a date: {exc}".lower(), _loc(file, node),
+                        "write dates as yyyy-mm-dd that exist on the calendar, e.g. 2024-02-29"))
+                else:
+                    errors.append(Diagnostic("E001", f"bad scalar: {exc}".lower(),
+                                             _loc(file, node)))
                 return None
             if isinstance(v, _dt.datetime):
                 errors.append(Diagnostic("E003", "a date-time is not allowed here; write a date "
