@@ -123,10 +123,13 @@ def build_context(bundle: Bundle, roots: tuple[Path, ...] | None = None,
             cl = bundle.clauses.get(c.id)
             cites.append({"id": c.id, "article": cl.article if cl else "",
                           "summary": cl.summary if cl else "",
-                          "defined_in": cl.defined_in if cl else ""})
+                          "defined_in": cl.defined_in if cl else "",
+                          "in_force_from": plain_value(cl.in_force_from) if cl else None})
         rules_by_layer.setdefault(origin, []).append({
             "id": rule.id, "anchor": anchor("rule", rule.id), "title": rule.title or "",
             "cites": cites, "origin": origin,
+            # the rule applies from its first clause's 施行日期 (None: no date declared)
+            "in_force_from": cites[0]["in_force_from"] if cites else None,
             "replaced": bundle.replaced.get(rule.id) == origin and origin != bundle.chain[0].name,
             "levels": [{"key": lv.key, "name": bundle.levels[lv.key].name
                         if lv.key in bundle.levels else lv.key} for lv in rule.levels],

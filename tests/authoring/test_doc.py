@@ -138,3 +138,15 @@ def test_shipped_fork_rulebook(run, tmp_path):
     assert r.exit_code == 0, r.output
     html = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "与上级规则包的差异" in html and "HN-ESUP-8.1b" in html
+
+
+def test_rulebook_shows_each_rules_in_force_date(run, tmp_path):
+    """henan dates HN-ESUP-* from 2019-03-21 and HN-SUP-* from 2020-05-21 (bundle.yaml)."""
+    r = run("doc", "henan", "--out", tmp_path)
+    assert r.exit_code == 0, r.output
+    md = (tmp_path / "index.md").read_text(encoding="utf-8")
+    rule = md.split("#### HN-ESUP-7.2 承诺时限超过法定时限", 1)[1].split("\n#### ", 1)[0]
+    assert "- 施行日期：2019-03-21（参照日早于此日的记录不适用本规则）" in rule
+    rule = md.split("#### HN-SUP-3 ", 1)[1].split("\n#### ", 1)[0]
+    assert "- 施行日期：2020-05-21（参照日早于此日的记录不适用本规则）" in rule
+    assert "| 2019-03-21 | 2019-03-21（HN-ESUP-*） |" in md
