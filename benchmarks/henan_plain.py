@@ -100,6 +100,12 @@ class PlainHenan:
         self.origin = {rid: b.rule_origin.get(rid, b.name) for rid in RULES}
         self.cal = calendar or load_calendar(list(b.calendar_dirs) or [shipped_calendar_dir()])
         self._pcache: dict = {}
+        # 施行日期: a rule applies from its first cited clause's date on; every HN-ESUP rule's
+        # first clause belongs to the one document (2019-03-21), so one date stands for all
+        dates = {b.clauses[clauses[0]].in_force_from for clauses, _ in RULES.values()}
+        if len(dates) != 1:
+            raise ValueError(f"the baseline assumes one 施行日期 for every rule, not {dates}")
+        self.in_force_from = dates.pop()
 
     def params_on(self, d: _dt.date) -> dict:
         """name -> value in force on ``d`` (names not in force are absent)."""
@@ -154,6 +160,8 @@ class PlainHenan:
         add = cal.add_workdays
         cid = str(c["case_id"])
         rec = c["received_on"]
+        if self.in_force_from is not None and rec < self.in_force_from:
+            return
         P = self.params_on(rec)
         dept = c.get("department")
         dept_t = dept if dept is not None else "部门未注明"
@@ -563,6 +571,8 @@ class PlainHenan:
         add = self.cal.add_workdays
         eid = str(e["evaluation_id"])
         on = e["evaluated_on"]
+        if self.in_force_from is not None and on < self.in_force_from:
+            return
         P = self.params_on(on)
         head = f"评价{eid}（办件{e['case_id']}）"
         appeal = e.get("appeal")
