@@ -464,6 +464,11 @@ class Checker:
             if arity(1):
                 self.check(args[0], sc)
             return T.TEXT
+        if f == "join":
+            if arity(2):
+                self._list_arg(args[0], sc)
+                arg(1, T.TEXT)
+            return T.TEXT
         if f in ("id_problem", "id_birth_date", "phone_kind"):
             if arity(1):
                 arg(0, T.TEXT)

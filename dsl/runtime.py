@@ -384,7 +384,14 @@ def b_text(rt, x):
         return "是" if x else "否"
     if isinstance(x, float) and x.is_integer():
         return str(int(x))
+    if isinstance(x, (list, tuple)):  # a list in a message: its items joined with 、
+        return b_join(rt, x, "、")
     return str(x)
+
+
+def b_join(rt, xs, sep):
+    """The text of each item of ``xs`` (a missing item as （缺失）), separated by ``sep``."""
+    return sep.join(b_text(rt, x) if x is not None else "（缺失）" for x in xs)
 
 
 def b_is_blank(rt, t):
@@ -574,6 +581,7 @@ BUILTINS: dict[str, Callable] = {
     "sum": b_sum, "min": b_min, "max": b_max, "first": b_first, "last": b_last, "sort": b_sort,
     "distinct": b_distinct, "len": b_len, "lookup": b_lookup, "contains": b_contains,
     "starts_with": b_starts_with, "lower": b_lower, "trim": b_trim, "text": b_text,
+    "join": b_join,
     "is_blank": b_is_blank, "coalesce": b_coalesce, "add_workdays": b_add_workdays,
     "sub_workdays": b_sub_workdays, "workdays": b_workdays, "is_workday": b_is_workday,
     "add_days": b_add_days, "add_months": b_add_months, "add_years": b_add_years,
