@@ -13,7 +13,11 @@ What is compared (each bundle as resolved: its chain merged, its fork's override
 * ``rule`` — active rules added or removed, rules whose meaning changed (``replaced``: the parsed
   rule differs; layout and comments do not count), rules ``disabled`` (with the reason) or
   ``enabled`` again;
-* ``level``, ``clause`` — outcome levels and clause ids: added, removed, changed;
+* ``level``, ``clause`` — outcome levels and clause ids (article, summary, 施行日期): added,
+  removed, changed;
+* ``workflow`` — workflows added, removed, or ``replaced`` (states added, removed or changed;
+  transitions, by their from → to, added, removed or with a changed title, guard or deadline —
+  guards and deadlines compared as parsed DSL, layout does not count);
 * ``entity`` — fact collections: added, removed, or with a changed schema (fields added, removed
   or changed, required fields), key or title;
 * ``document`` — the source documents listed by the chain;
@@ -32,10 +36,11 @@ from typing import Any
 
 from .bundle import Bundle
 
-KINDS = ("param", "rule", "level", "clause", "entity", "document", "calendar")
+KINDS = ("param", "rule", "workflow", "level", "clause", "entity", "document", "calendar")
 
 LABELS = {
-    "param": ("parameter", "参数"), "rule": ("rule", "规则"), "level": ("level", "结果等级"),
+    "param": ("parameter", "参数"), "rule": ("rule", "规则"), "workflow": ("workflow", "流程"),
+    "level": ("level", "结果等级"),
     "clause": ("clause", "条款"), "entity": ("entity", "数据集合"),
     "document": ("document", "文件依据"), "calendar": ("calendar year", "日历年份"),
     "added": ("added", "新增"), "removed": ("removed", "删除"), "changed": ("changed", "修改"),
@@ -307,6 +312,56 @@ def _diff_calendar(a: Bundle, b: Bundle) -> list[Change]:
     return out
 
 
+def _state_text(s) -> dict:
+    return {"title": s.title, "initial": s.initial, "final": s.final,
+            "requires": [f for f, _ in s.requires]}
+
+
+def _transition_text(t) -> dict:
+    from ..dsl.format import fmt_expr
+
+    return {"title": t.title, "guard": fmt_expr(t.guard) if t.guard is not None else None,
+            "deadline": fmt_expr(t.deadline) if t.deadline is not None else None}
+
+
+def _diff_workflows(a: Bundle, b: Bundle) -> list[Change]:
+    out = []
+    for name in sorted(set(a.workflows) | set(b.workflows)):
+        x, y = a.workflows.get(name), b.workflows.get(name)
+        if x is None:
+            out.append(Change("workflow", "added", name, {
+                "title": y.title, "by": y.defined_in, "collection": y.collection,
+                "states": [s.name for s in y.states]}))
+            continue
+        if y is None:
+            out.append(Change("workflow", "removed", name, {"title": x.title}))
+            continue
+        d: dict = {}
+        for f in ("title", "description", "clauses", "collection", "history", "state_field",
+                  "date_field"):
+            if getattr(x, f) != getattr(y, f):
+                d.setdefault("fields", {})[f] = {"old": plain_value(getattr(x, f)),
+                                                 "new": plain_value(getattr(y, f))}
+        sa = {s.name: _state_text(s) for s in x.states}
+        sb = {s.name: _state_text(s) for s in y.states}
+        ta = {f"{t.src} → {t.dst}": _transition_text(t) for t in x.transitions}
+        tb = {f"{t.src} → {t.dst}": _transition_text(t) for t in y.transitions}
+        for label, m_a, m_b in (("state", sa, sb), ("transition", ta, tb)):
+            for k in sorted(set(m_b) - set(m_a)):
+                d.setdefault(f"{label}s_added", []).append(k)
+            for k in sorted(set(m_a) - set(m_b)):
+                d.setdefault(f"{label}s_removed", []).append(k)
+            for k in sorted(set(m_a) & set(m_b)):
+                ch = {f: {"old": m_a[k][f], "new": m_b[k][f]} for f in m_a[k]
+                      if m_a[k][f] != m_b[k][f]}
+                if ch:
+                    d.setdefault(f"{label}s_changed", {})[k] = ch
+        if d:
+            out.append(Change("workflow", "replaced", name,
+                              dict(title=y.title, by=y.defined_in, **d)))
+    return out
+
+
 def _label(b: Bundle) -> str:
     return f"{b.name} {b.version} ({b.path})"
 
@@ -318,7 +373,8 @@ def diff_bundles(a: Bundle, b: Bundle) -> BundleDiff:
         + _diff_mapping("level", dict(a.levels), dict(b.levels),
                         ("name", "severity", "description"), lambda v: v.name)
         + _diff_mapping("clause", dict(a.clauses), dict(b.clauses),
-                        ("article", "summary"), lambda v: v.article)
+                        ("article", "summary", "in_force_from"), lambda v: v.article)
+        + _diff_workflows(a, b)
         + _diff_entities(a, b) + _diff_documents(a, b) + _diff_calendar(a, b)
     )
     order = {k: i for i, k in enumerate(KINDS)}
@@ -377,6 +433,19 @@ def render_text(d: BundleDiff) -> str:
                                      f"{_show(e['old_source'])} → {_show(e['new_source'])}")
                 for f, ch in det.get("fields", {}).items():
                     lines.append(f"      ~ {f}: {_show(ch['old'])} → {_show(ch['new'])}")
+            elif kind == "workflow":
+                if det.get("by") and c.action != "removed":
+                    lines.append(f"      定义于 defined in: {det['by']}")
+                for f, ch in (det.get("fields") or {}).items():
+                    lines.append(f"      ~ {f}: {_show(ch['old'])} → {_show(ch['new'])}")
+                for f in ("states_added", "states_removed", "transitions_added",
+                          "transitions_removed"):
+                    if det.get(f):
+                        lines.append(f"      {f}: {'、'.join(det[f])}")
+                for f in ("states_changed", "transitions_changed"):
+                    for k, ch in (det.get(f) or {}).items():
+                        for g, v in ch.items():
+                            lines.append(f"      ~ {k} {g}: {_show(v['old'])} → {_show(v['new'])}")
             elif kind == "rule":
                 if c.action == "disabled":
                     lines.append(f"      理由 reason: {det.get('reason', '')}"

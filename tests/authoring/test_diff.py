@@ -105,3 +105,48 @@ def test_library_diff_is_sorted_by_kind():
     a = load_bundle("henan", roots)
     d = diff_bundles(a, a)
     assert d.identical and d.to_json()["changes"] == []
+
+
+def test_workflows_and_clause_dates_are_compared(tmp_path, run):
+    """A copy of luan whose problem loop gains a state, moves a deadline, drops a guard, and
+    whose LA-LOOP clauses take effect later: each shows up, and nothing else."""
+    from govsup.engine.bundle import shipped_root
+
+    src = shipped_root() / "luan"
+    dst = tmp_path / "v2" / "luan"
+    shutil.copytree(src, dst)
+    shutil.copytree(shipped_root() / "calendar", tmp_path / "v2" / "calendar")
+    wf = dst / "workflows" / "loop.yaml"
+    text = wf.read_text(encoding="utf-8")
+    text = text.replace("    deadline: e.deadline\n", "    deadline: e.deadline + 5 workdays\n")
+    text = text.replace(
+        "    guard: e.result is missing or e.result in param.evaluation_results\n", "")
+    text = text.replace("  评价结果:\n", "  复核:\n    title: 复核\n  评价结果:\n")
+    text += "  - from: 处理问题\n    to: 复核\n    title: 复核整改\n"
+    wf.write_text(text, encoding="utf-8")
+    man = dst / "bundle.yaml"
+    m = man.read_text(encoding="utf-8")
+    m = m.replace("clauses: [LA-SEL-*, LA-EXP-*, LA-LOOP-*, LA-7]",
+                  "clauses: [LA-SEL-*, LA-EXP-*, LA-7]\n  - title: 修订\n"
+                  "    in_force_from: 2023-01-01\n    clauses: [LA-LOOP-*]")
+    man.write_text(m, encoding="utf-8")
+
+    r = run("diff", src, dst, "--json")
+    assert r.exit_code == 1, r.output
+    ch = _changes(r)
+    w = ch[("workflow", "replaced", "loop")]
+    assert w["states_added"] == ["复核"]
+    assert w["transitions_added"] == ["处理问题 → 复核"]
+    assert w["transitions_changed"] == {
+        "反馈问题 → 处理问题": {"deadline": {"old": "e.deadline",
+                                     "new": "e.deadline + 5 workdays"}},
+        "处理问题 → 评价结果": {"guard": {
+            "old": "e.result is missing or e.result in param.evaluation_results", "new": None}}}
+    for cid in ("LA-LOOP-1", "LA-LOOP-2"):
+        assert ch[("clause", "changed", cid)]["fields"] == {
+            "in_force_from": {"old": "2022-05-18", "new": "2023-01-01"}}
+    assert {k[0] for k in ch} == {"workflow", "clause", "document"}
+    out = run("diff", src, dst).stdout
+    assert "流程 workflow (1)" in out
+    assert '~ 反馈问题 → 处理问题 deadline: "e.deadline" → "e.deadline + 5 workdays"' in out
+    assert '~ in_force_from: "2022-05-18" → "2023-01-01"' in out
