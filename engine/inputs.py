@@ -482,8 +482,27 @@ class _Table:
     headers: list[str]
 
 
+def _csv_field_starts(text: str) -> list[int]:
+    """The 1-based character column where each field of one CSV line starts (quotes honoured)."""
+    starts = [1]
+    quoted = False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted  # a doubled quote inside a quoted field toggles twice
+        elif ch == "," and not quoted:
+            starts.append(i + 2)
+    return starts
+
+
 def _header(cells: list[Any], columns: dict[str, str] | None, schema: dict | None,
-            display: str, loc: Loc) -> _Table:
+            display: str, loc: Loc, col_of=None) -> _Table:
+    """``col_of(j)``: the column to show for cell ``j`` (a character column in a CSV line, the
+    sheet's column number in a workbook); errors about one column point at it."""
+    col_of = col_of or (lambda j: 1)
+
+    def at(j: int) -> Loc:
+        return Loc(loc.file, loc.line, col_of(j))
+
     columns = columns or {}
     by_norm = {_norm_header(k): v for k, v in columns.items()}
     field_names = set(columns.values())
@@ -499,7 +518,8 @@ def _header(cells: list[Any], columns: dict[str, str] | None, schema: dict | Non
         name = by_norm.get(n) or (n if n in field_names else h)
         if name in first_col:
             diags.append(Diagnostic("E051", f"duplicate column `{h}` (columns {first_col[name] + 1}"
-                                    f" and {j + 1} both give field `{name}`)", loc))
+                                    f" and {j + 1} both give field `{name}`)", at(j),
+                                    "remove one of them, or rename it"))
         else:
             first_col[name] = j
         fields.append(name)
@@ -513,9 +533,10 @@ def _header(cells: list[Any], columns: dict[str, str] | None, schema: dict | Non
     for col, fname in expected:
         if fname not in present:
             hint = did_you_mean(col, [h for h in headers if h])
+            near = next((j for j, h in enumerate(headers) if h and f"`{h}`" in hint), 0)
             diags.append(Diagnostic("E051", f"missing column `{col}`"
                                     + (f" (field `{fname}`)" if fname != col else ""),
-                                    loc, hint or "found columns: " + ", ".join(
+                                    at(near), hint or "found columns: " + ", ".join(
                                         f"`{h}`" for h in headers if h)))
     if diags:
         raise PolicyError(diags)
@@ -711,16 +732,20 @@ def _read_csv(lines: Iterator[bytes], display: str, collection: str,
                 utf8_bad += 1
     encoding = "gb18030" if utf8_bad > utf8_ok else "utf-8"
     bad_lines: set[int] = set()
+    head_text: dict[int, str] = {}  # line -> text, kept until the header row is read
 
     def decoded() -> Iterator[str]:
         for lineno, raw in enumerate(lines, 1):
             if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
                 raw = raw[len(codecs.BOM_UTF8):]
             try:
-                yield raw.decode(encoding)
+                text = raw.decode(encoding)
             except UnicodeDecodeError:
                 bad_lines.add(lineno)
-                yield raw.decode(encoding, errors="replace")
+                text = raw.decode(encoding, errors="replace")
+            if table is None:
+                head_text[lineno] = text
+            yield text
 
     enc_name = "utf-8" if encoding == "utf-8" else "gbk"
     reader = csv.reader(decoded())
@@ -747,7 +772,11 @@ def _read_csv(lines: Iterator[bytes], display: str, collection: str,
                     "save the file as utf-8")
             if _blank(row):
                 continue
-            table = _header(row, columns, schema, display, loc)
+            starts = _csv_field_starts(head_text.get(first_line, "")) \
+                if first_line == last_line else []  # (a header spanning lines: column 1)
+            table = _header(row, columns, schema, display, Loc(display, first_line, 1),
+                            lambda j: starts[j] if j < len(starts) else 1)
+            head_text.clear()
             maker = _RowMaker(table, schema, from_excel=False)
             continue
         if error is None and _blank(row) and not bad:
@@ -811,7 +840,8 @@ def _read_xlsx(path: str | Path, display: str, is_stdin: bool, collection: str |
                 continue
             position = f"{display}:{title}!{rownum}"
             if table is None:
-                table = _header(cells, columns, schema, display, Loc(display, rownum, 0))
+                table = _header(cells, columns, schema, display, Loc(display, rownum, 1),
+                                lambda j: j + 1)
                 maker = _RowMaker(table, schema, from_excel=True)
                 continue
             assert maker is not None

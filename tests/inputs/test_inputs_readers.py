@@ -216,7 +216,8 @@ def test_csv_missing_expected_column_reported_once(tmp_path):
     assert [(d.code, d.message) for d in e.value.diagnostics] == [
         ("E051", "missing column `身份证号码` (field `id_number`)")]
     assert e.value.diagnostics[0].help == "did you mean `身份证号`?"
-    assert e.value.diagnostics[0].loc == Loc(str(p), 1, 0)
+    # pointed at the column it probably is: 身份证号 starts at character 4 of line 1
+    assert e.value.diagnostics[0].loc == Loc(str(p), 1, 4)
     # without a schema every mapped column is expected
     with pytest.raises(PolicyError) as e:
         list(read_file(p, columns=ROSTER_COLUMNS))
@@ -227,9 +228,13 @@ def test_csv_missing_expected_column_reported_once(tmp_path):
 
 def test_csv_duplicate_column(tmp_path):
     p = tmp_path / "r.csv"
-    p.write_text("姓名,name\n张三,张三\n", encoding="utf-8")
-    with pytest.raises(PolicyError, match="duplicate column `name`"):
+    p.write_text('"单位",姓名,"a,b",name\n甲,张三,x,张三\n', encoding="utf-8")
+    with pytest.raises(PolicyError, match="duplicate column `name`") as e:
         list(read_file(p, columns={"姓名": "name"}))
+    # the second one, after a quoted field holding a comma: character 15
+    assert [d.loc for d in e.value.diagnostics] == [Loc(str(p), 1, 15)]
+    assert e.value.diagnostics[0].message == \
+        "duplicate column `name` (columns 2 and 4 both give field `name`)"
 
 
 def test_csv_extra_cells_and_excel_scientific_id(tmp_path):
@@ -391,3 +396,19 @@ def test_xlsx_number_cells_from_a_program(tmp_path):
     assert "4101" not in rej.reason.replace(str(p), "")
     assert ok.data == {"name": "李四", "id_number": "410102199001011234", "phone": "13812345678",
                        "其他": 2.5}
+
+
+def test_xlsx_header_errors_point_at_the_sheet_column(tmp_path):
+    import openpyxl
+
+    p = tmp_path / "r.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "名单"
+    ws.append([])  # a blank first row: the header is row 2
+    ws.append(["单位", "姓名", "备注", "name"])
+    ws.append(["甲", "张三", "", "张三"])
+    wb.save(p)
+    with pytest.raises(PolicyError) as e:
+        list(read_file(p, columns={"姓名": "name"}))
+    assert [(d.code, d.loc) for d in e.value.diagnostics] == [("E051", Loc(str(p), 2, 4))]
