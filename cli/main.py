@@ -16,10 +16,9 @@ from typing import List, Optional
 import typer
 
 from ..engine.bundle import load_bundle, policy_roots
-from ..engine.diff import plain_value
 from ..engine.diagnostics import Diagnostic, PolicyError, render_human, render_json
 from ..engine.evaluate import prepare
-from ..engine.inputs import Record, Rejected, read_file
+from ..engine.inputs import read_for_entity
 from ..engine.loc import Loc
 from ..engine.render import FORMATS, render, render_trace, summary_line
 from .calendar_cmd import app as calendar_app
@@ -83,13 +82,8 @@ def _read_inputs(program, specs: list[str], fmt: str | None) -> dict[str, list]:
         if path != "-" and not Path(path).exists():
             _usage(f"input file not found: {path}")
         ent = program.bundle.entities.get(coll or ("" if path == "-" else Path(path).stem))
-        columns = dict(ent.columns) if ent is not None else None
-        # the schema guides spreadsheet cells (dates, 是/否, numbers) and says which columns a
-        # table must have (its required fields; optional columns may be left out)
-        schema = plain_value(ent.schema) if ent is not None else None
         try:
-            for it in read_file(path, collection=coll, fmt=fmt, columns=columns or None,
-                                schema=schema):
+            for it in read_for_entity(path, ent, collection=coll, fmt=fmt):
                 facts.setdefault(it.collection, []).append(it)
         except PolicyError as e:
             _fail_policy(e)

@@ -140,6 +140,26 @@ def _file_error(message: str, loc: Loc, help: str = "", code: str = "E051") -> P
 
 # ------------------------------------------------------------------------------------- read_file
 
+def read_for_entity(path: str | Path, entity: Any | None, *, collection: str | None = None,
+                    fmt: str | None = None) -> Iterator[Record | Rejected]:
+    """``read_file`` guided by the bundle's entity of the collection (``Bundle.entities[c]``, or
+    None): its column map turns a form's headers (姓名, 身份证号码 …) into field names, and its
+    schema types spreadsheet cells (dates, 是/否, numbers) and says which columns a table must
+    have (its required fields; optional columns may be left out)."""
+    columns = _plain(entity.columns) if entity is not None else None
+    schema = _plain(entity.schema) if entity is not None else None
+    return read_file(path, collection=collection, fmt=fmt, columns=columns or None, schema=schema)
+
+
+def _plain(v: Any) -> Any:
+    """A plain copy of a frozen policy value (mapping proxies and tuples → dicts and lists)."""
+    if hasattr(v, "items"):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
 def read_file(path: str | Path, *, collection: str | None = None, fmt: str | None = None,
               columns: dict[str, str] | None = None, schema: dict | None = None,
               sheet: str | None = None) -> Iterator[Record | Rejected]:

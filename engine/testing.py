@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .diagnostics import Diagnostic, PolicyError
 from .evaluate import Program
-from .inputs import Record, Rejected, read_file
+from .inputs import Record, Rejected, read_for_entity
 from .loc import Loc
 from .schema import validate
 from .source import load_yaml
@@ -47,10 +47,11 @@ def _changed_rules(program: Program, owner: str) -> set[str]:
     return changed
 
 
-def _facts(case: dict, base: Path) -> dict:
+def _facts(case: dict, base: Path, bundle) -> dict:
     facts = {k: list(v) for k, v in (case.get("facts") or {}).items()}
     for coll, rel in (case.get("facts_files") or {}).items():
-        items = read_file(base / rel, collection=coll)
+        # as `policy eval` reads it: a CSV/XLSX with the form's Chinese headers works too
+        items = read_for_entity(base / rel, bundle.entities.get(coll), collection=coll)
         facts.setdefault(coll, []).extend(
             it for it in items if isinstance(it, (Record, Rejected)))
     return facts
@@ -74,7 +75,7 @@ def run_case(program: Program, case: dict, file: Path, owner: str, changed: set)
         if hit:
             return CaseResult(owner, str(file), name, True,
                               skipped=f"fork `{program.bundle.name}` changed rule `{hit[0]}`")
-    ev = program.evaluate(_facts(case, file.parent), case["as_of"],
+    ev = program.evaluate(_facts(case, file.parent, program.bundle), case["as_of"],
                           fallback_weekdays=bool(case.get("fallback_weekdays")))
     got = [f for f in ev.findings if f.rule in under_test]
     problems = []
