@@ -104,3 +104,12 @@ def relativize(text: str, *pairs: tuple[Path | str, str]) -> str:
     for p, label in pairs:
         text = text.replace(str(p) + os.sep, label + "/").replace(str(p), label)
     return text
+
+
+def edit(root: Path, rel: str, old: str, new: str) -> Path:
+    """Replace the first ``old`` in the file ``root/rel`` (which must hold it) by ``new``."""
+    p = root / rel
+    text = p.read_text(encoding="utf-8")
+    assert old in text, (rel, old)
+    p.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return p

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core_helpers import FIXTURES, finding_tuple
+from core_helpers import FIXTURES, edit, finding_tuple
 from govsup.engine.bundle import load_bundle, policy_roots
 from govsup.engine.diagnostics import PolicyError
 from govsup.engine.evaluate import prepare
@@ -59,14 +59,6 @@ def forks_copy(tmp_path):
     shutil.copytree(FORKS, dest)
     shutil.copytree(FIXTURES / "outside", tmp_path / "outside")
     return dest
-
-
-def edit(root: Path, rel: str, old: str, new: str) -> Path:
-    p = root / rel
-    text = p.read_text(encoding="utf-8")
-    assert old in text, (rel, old)
-    p.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return p
 
 
 # ------------------------------------------------------------------------------ the chain

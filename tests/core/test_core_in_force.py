@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from core_helpers import FIXTURES
+from core_helpers import FIXTURES, edit
 from govsup.engine.bundle import load_bundle, policy_roots
 from govsup.engine.diagnostics import PolicyError
 from govsup.engine.evaluate import prepare
@@ -38,18 +38,11 @@ def forks(tmp_path):
     return dest
 
 
-def _edit(root: Path, rel: str, old: str, new: str) -> None:
-    p = root / rel
-    text = p.read_text(encoding="utf-8")
-    assert old in text, (rel, old)
-    p.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
 def _dated(root: Path, doc_extra: str, clause_f2: str = "") -> None:
-    _edit(root, "root/bundle.yaml", DOC,
+    edit(root, "root/bundle.yaml", DOC,
           "  - {title: 测试文件, number: 测试〔2024〕1号, date: 2024-01-01" + doc_extra + "}\n")
     if clause_f2:
-        _edit(root, "root/bundle.yaml", "F-2: {article: 第二条, summary: 收费种类}",
+        edit(root, "root/bundle.yaml", "F-2: {article: 第二条, summary: 收费种类}",
               "F-2: {article: 第二条, summary: 收费种类, " + clause_f2 + "}")
 
 
@@ -118,7 +111,7 @@ def test_a_pattern_matching_no_clause_is_e029_at_the_pattern(forks):
 
 
 def test_a_fork_document_does_not_redate_its_parents_clauses(forks):
-    _edit(forks, "mid/bundle.yaml", "clauses:\n",
+    edit(forks, "mid/bundle.yaml", "clauses:\n",
           "documents:\n  - {title: 转发, in_force_from: 2025-01-01, clauses: [F-1]}\nclauses:\n")
     diags = _errors(forks, "mid")
     assert [(d.code, d.loc.line) for d in diags] == [("E029", 6)]
@@ -126,14 +119,14 @@ def test_a_fork_document_does_not_redate_its_parents_clauses(forks):
 
 
 def test_two_documents_giving_a_clause_two_dates_is_e013(forks):
-    _edit(forks, "root/bundle.yaml", DOC, DOC.replace("}", ", in_force_from: 2024-01-01, "
+    edit(forks, "root/bundle.yaml", DOC, DOC.replace("}", ", in_force_from: 2024-01-01, "
                                                       "clauses: ['F-*']}")
           + "  - {title: 修订, in_force_from: 2024-06-01, clauses: [F-2]}\n")
     diags = _errors(forks)
     assert [(d.code, d.loc.line) for d in diags] == [("E013", 7)]
     assert diags[0].message == "clause `F-2` is given two dates, by documents 1 and 2"
     # the same date twice is no conflict (two documents issued together)
-    _edit(forks, "root/bundle.yaml", "in_force_from: 2024-06-01", "in_force_from: 2024-01-01")
+    edit(forks, "root/bundle.yaml", "in_force_from: 2024-06-01", "in_force_from: 2024-01-01")
     assert _program(forks).bundle.clauses["F-2"].in_force_from == D(2024, 1, 1)
 
 
