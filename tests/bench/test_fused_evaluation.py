@@ -50,7 +50,7 @@ def test_fused_equals_per_rule_on_bundle_tests(name):
     for _owner, path in program.bundle.test_files:
         doc = load_yaml(path).value
         for case in doc["cases"]:
-            facts = _facts(case, path.parent)
+            facts = _facts(case, path.parent, program.bundle)
             fb = bool(case.get("fallback_weekdays"))
             a = render(program.evaluate(facts, case["as_of"], fallback_weekdays=fb), "json")
             b = render(plain.evaluate(facts, case["as_of"], fallback_weekdays=fb), "json")
