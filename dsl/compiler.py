@@ -854,17 +854,29 @@ class _Gen:
             self.emit("rt.provisional = True", depth + 1)
         msg = (self.expr(rule.message, scope) if rule.message is not None
                else self.const(rule.title or rule.id))
+        if self.fuse is not None and self.plain_values():
+            # the values converted to plain JSON here (``sink.finding_json``)
+            self.emit(f"sink.finding_json({self.CR}, {key_expr}, {on}, {res}, "
+                      f"{self.values(scope, json=True)}, {msg}, rt.provisional)",
+                      depth)
+            return
         self.emit(f"sink.finding({self.CR}, {key_expr}, {on}, {res}, "
                   f"{self.values(scope)}, {msg}, rt.provisional)",
                   depth)
 
-    def values(self, scope: dict) -> str:
+    def plain_values(self) -> bool:
+        """Are the rule's value paths all field chains (``values`` builds them directly)?"""
+        return all(_field_path(expr) is not None for _label, expr in self.cr.values)
+
+    def values(self, scope: dict, json: bool = False) -> str:
         """The finding's values — the rule's `let`s bound so far and its value paths — as
-        ``_vals_maker`` computes them from the scope, built directly (in label order)."""
+        ``_vals_maker`` computes them from the scope, built directly (in label order). With
+        ``json``: each converted as ``findings.values_json`` converts it (a fused function,
+        whose ``_J`` converts a record or list, sharing what was converted already)."""
         cr = self.cr
-        paths = [(label, _field_path(expr)) for label, expr in cr.values]
-        if any(p is None for _, p in paths):
+        if not self.plain_values():
             return f"{self.VALS}({self.CR}, rt, {self.env_dict(scope)})"
+        paths = [(label, _field_path(expr)) for label, expr in cr.values]
         items = [(name, scope[name]) for name in cr.let_names if name in scope]
         for label, (root, names) in paths:
             if root not in scope:
@@ -873,12 +885,36 @@ class _Gen:
                 # the record is a dict: its field as read for all rules, then the rest
                 code = self.fuse.field(names[0])
                 if len(names) > 1:
-                    code = f"_vp({code}, {names[1:]!r})"
+                    code = self.value_path(code, names[1:], json)
             else:
-                code = f"_vp({scope[root]}, {names!r})"
+                code = self.value_path(scope[root], names, json)
             items.append((label, code))
         items.sort()
+        if json:
+            items = [(k, self.json_value(c)) for k, c in items]
         return "{" + ", ".join(f"{k!r}: {c}" for k, c in items) + "}"  # constant keys
+
+    def value_path(self, code: str, names: tuple, inline: bool = False) -> str:
+        """``_vp(code, names)``; with ``inline``, without the call for one field of a dict."""
+        if inline and len(names) == 1 and code.isidentifier():
+            return (f"(None if {code} is None else {code}.get({names[0]!r}) "
+                    f"if type({code}) is dict else _vp({code}, {names!r}))")
+        return f"_vp({code}, {names!r})"
+
+    def json_value(self, code: str) -> str:
+        """``code``'s value as ``findings.values_json`` converts a value: text, numbers, booleans
+        and missing as they are, a date as ISO text, anything else by ``_J`` (the sink's
+        ``json_value``)."""
+        if code == "None":
+            return code
+        ty = self.fresh("ty")
+        if not code.isidentifier():
+            t = self.fresh()
+            code, first = t, f"({t} := {code})"
+        else:
+            first = code
+        return (f"({code} if ({ty} := type({first})) in _SCALARS else {code}.isoformat() "
+                f"if {ty} is _date else _J({code}))")
 
     def env_dict(self, scope: dict) -> str:
         # keys are DSL names emitted as string constants; values are generated variables
@@ -1101,6 +1137,7 @@ def _namespace() -> dict:
         "_d_add": R.add_days_op, "_d_sub": R.sub_days_op, "_memo": R.memo, "_vp": _vp,
         "_sort_keyed": R.sort_keyed, "_miss_op": _miss_op, "_min2": _min2, "_max2": _max2,
         "_date": _dt.date, "_SEQ": frozenset({list, tuple}),
+        "_SCALARS": frozenset({str, int, bool, type(None)}),  # as findings._SCALARS
         **{f"_B_{name}": fn for name, fn in R.BUILTINS.items() if name.isidentifier()},
     }
 
@@ -1512,6 +1549,8 @@ def compile_collection(coll: str, crs: list[CheckedRule],
          "    _as_of = rt.as_of",
          "    _isprov = rt.calendar.is_provisional",
          "    _U = _UNSET"]
+    if any(g.plain_values() for g in gens):
+        L.append("    _J = sink.json_value")
     for coll_, v in fz.indexes.items():
         L.append(f"    {v} = rt.indexes.get({coll_!r}, {{}})")
     for ref, v in fz.param_sets.items():
