@@ -42,7 +42,14 @@ def _gc_paused():
 
     They hold no reference cycles (reference counting frees them), but a large evaluation
     creates millions of containers and the collector's full passes over that growing heap cost
-    about a fifth of the time at 20k cases. Any cycle is collected once it resumes."""
+    about a fifth of the time at 20k cases. Any cycle is collected once it resumes.
+
+    What the evaluation made and keeps (the findings: some 150,000 containers at 20k cases) is
+    then handed to the oldest generation directly (``gc.freeze`` then ``gc.unfreeze``: two list
+    splices), instead of being traversed by a young collection at the first allocation after
+    the collector resumes (a tenth of a second at 20k cases) — results that live on would reach
+    the oldest generation anyway. Not done when the process has frozen objects of its own
+    (``gc.freeze`` before a fork): unfreezing would release them too."""
     if not gc.isenabled():
         yield
         return
@@ -50,6 +57,9 @@ def _gc_paused():
     try:
         yield
     finally:
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
         gc.enable()
 
 
