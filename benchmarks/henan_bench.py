@@ -6,8 +6,8 @@
 (a) In-process, on the same generated cases (and their evaluations), files already read:
     * the compiled bundle, ``Program.evaluate`` (validation of every record included);
     * the compiled bundle on records already validated and typed (``Program.evaluate_typed``);
-    * the same with the findings' ``values`` left out (not converted to JSON; a benchmark-only
-      switch), since the plain baseline does not build them;
+    * the same with the findings' ``values`` left out (records and lists in them not converted
+      to JSON; a benchmark-only switch), since the plain baseline does not build them;
     * the hand-written plain-Python rules (``benchmarks/henan_plain.py``) on the same typed
       records; the ratio engine / plain (target ≤ 1.5).
     Rates are cases per second of the process's CPU time (stable on a shared machine), best of
@@ -96,14 +96,16 @@ def in_process(d: Path, n: int, repeat: int) -> dict:
     plain = PlainHenan()
 
     def without_values():
-        # benchmark only: the engine with each finding's values left out (the generated code
-        # still collects them; they are not converted to JSON), to compare like with like
-        keep = E.values_json
+        # benchmark only: the engine with each finding's values left out, to compare like with
+        # like (the generated code still collects them and writes dates as text; records and
+        # lists are not converted to JSON)
+        keep, keep_j = E.values_json, E._Collect.json_value
         E.values_json = lambda values, memo: {}
+        E._Collect.json_value = lambda self, v: None
         try:
             return program.evaluate_typed(colls, AS_OF)
         finally:
-            E.values_json = keep
+            E.values_json, E._Collect.json_value = keep, keep_j
 
     fns = {
         "engine, with validation": lambda: program.evaluate(facts, AS_OF),

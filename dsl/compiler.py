@@ -882,17 +882,29 @@ class _Gen:
             self.emit("rt.provisional = True", depth + 1)
         msg = (self.expr(rule.message, scope) if rule.message is not None
                else self.const(rule.title or rule.id))
+        if self.fuse is not None and self.plain_values():
+            # the values converted to plain JSON here (``sink.finding_json``)
+            self.emit(f"sink.finding_json({self.CR}, {key_expr}, {on}, {res}, "
+                      f"{self.values(scope, json=True)}, {msg}, rt.provisional)",
+                      depth)
+            return
         self.emit(f"sink.finding({self.CR}, {key_expr}, {on}, {res}, "
                   f"{self.values(scope)}, {msg}, rt.provisional)",
                   depth)
 
-    def values(self, scope: dict) -> str:
+    def plain_values(self) -> bool:
+        """Are the rule's value paths all field chains (``values`` builds them directly)?"""
+        return all(_field_path(expr) is not None for _label, expr in self.cr.values)
+
+    def values(self, scope: dict, json: bool = False) -> str:
         """The finding's values — the rule's `let`s bound so far and its value paths — as
-        ``_vals_maker`` computes them from the scope, built directly (in label order)."""
+        ``_vals_maker`` computes them from the scope, built directly (in label order). With
+        ``json``: each converted as ``findings.values_json`` converts it (a fused function,
+        whose ``_J`` converts a record or list, sharing what was converted already)."""
         cr = self.cr
-        paths = [(label, _field_path(expr)) for label, expr in cr.values]
-        if any(p is None for _, p in paths):
+        if not self.plain_values():
             return f"{self.VALS}({self.CR}, rt, {self.env_dict(scope)})"
+        paths = [(label, _field_path(expr)) for label, expr in cr.values]
         items = [(name, scope[name]) for name in cr.let_names if name in scope]
         for label, (root, names) in paths:
             if root not in scope:
@@ -901,12 +913,36 @@ class _Gen:
                 # the record is a dict: its field as read for all rules, then the rest
                 code = self.fuse.field(names[0])
                 if len(names) > 1:
-                    code = f"_vp({code}, {names[1:]!r})"
+                    code = self.value_path(code, names[1:], json)
             else:
-                code = f"_vp({scope[root]}, {names!r})"
+                code = self.value_path(scope[root], names, json)
             items.append((label, code))
         items.sort()
+        if json:
+            items = [(k, self.json_value(c)) for k, c in items]
         return "{" + ", ".join(f"{k!r}: {c}" for k, c in items) + "}"  # constant keys
+
+    def value_path(self, code: str, names: tuple, inline: bool = False) -> str:
+        """``_vp(code, names)``; with ``inline``, without the call for one field of a dict."""
+        if inline and len(names) == 1 and code.isidentifier():
+            return (f"(None if {code} is None else {code}.get({names[0]!r}) "
+                    f"if type({code}) is dict else _vp({code}, {names!r}))")
+        return f"_vp({code}, {names!r})"
+
+    def json_value(self, code: str) -> str:
+        """``code``'s value as ``findings.values_json`` converts a value: text, numbers, booleans
+        and missing as they are, a date as ISO text, anything else by ``_J`` (the sink's
+        ``json_value``)."""
+        if code == "None":
+            return code
+        ty = self.fresh("ty")
+        if not code.isidentifier():
+            t = self.fresh()
+            code, first = t, f"({t} := {code})"
+        else:
+            first = code
+        return (f"({code} if ({ty} := type({first})) in _SCALARS else {code}.isoformat() "
+                f"if {ty} is _date else _J({code}))")
 
     def env_dict(self, scope: dict) -> str:
         # keys are DSL names emitted as string constants; values are generated variables
@@ -1120,7 +1156,7 @@ def _namespace() -> dict:
     return {
         "__builtins__": {"enumerate": enumerate, "isinstance": isinstance, "dict": dict,
                          "list": list, "str": str, "bool": bool, "type": type,
-                         "reversed": reversed, "len": len, "Exception": Exception},
+                         "reversed": reversed, "len": len, "Exception": Exception, "id": id},
         "B": R.BUILTINS, "Dur": R.Dur, "NotInForce": R.NotInForce,
         "_get": R.get, "_index": R.index, "_lookup": R.b_lookup, "_cmp": R.compare,
         "_member": R.member, "_arith": R.arith, "_txt": _txt, "_nn": _nn, "_miss": _miss,
@@ -1129,6 +1165,7 @@ def _namespace() -> dict:
         "_d_add": R.add_days_op, "_d_sub": R.sub_days_op, "_memo": R.memo, "_vp": _vp,
         "_sort_keyed": R.sort_keyed, "_miss_op": _miss_op, "_min2": _min2, "_max2": _max2,
         "_date": _dt.date, "_SEQ": frozenset({list, tuple}),
+        "_SCALARS": frozenset({str, int, bool, type(None)}),  # as findings._SCALARS
         **{f"_B_{name}": fn for name, fn in R.BUILTINS.items() if name.isidentifier()},
     }
 
@@ -1271,12 +1308,45 @@ def node_keys(cr: CheckedRule) -> dict[int, str]:
 
 def _keyed_nodes(cr: CheckedRule) -> list[tuple[int, str, tuple]]:
     """(id(node), key, keys of the keyed nodes around it) — see :func:`node_keys`."""
+    return [t[:3] for t in _keyed_nodes_detail(cr)]
+
+
+def lookup_only_keys(checked) -> dict[str, tuple]:
+    """key -> (names, reads parameters), for the keyed values (see :func:`node_keys`) that
+    depend on the record only through records it looks up: every name they read is a `let`
+    bound to ``lookup(…)`` (``names``), a fact collection or ``as_of``. Such a value is the same
+    for every record that looks up the same records (and, if it reads parameters, has the same
+    reference date), so the fused function keeps it per evaluation — e.g. the list of an item's
+    required materials, for every case of the item. Only the outermost such values."""
+    out: dict[str, tuple] = {}
+    for cr in checked:
+        nodes = _keyed_nodes_detail(cr)
+        mine = {k for _i, k, _a, names, _p in nodes if names is not None}
+        for _i, k, around, names, params in nodes:
+            if names is not None and not any(a in mine for a in around):
+                out[k] = (names, params)
+    return out
+
+
+def _keyed_nodes_detail(cr: CheckedRule) -> list[tuple]:
+    """(id(node), key, keys of the keyed nodes around it, the `lookup` lets it reads or None
+    (see :func:`lookup_only_keys`), whether it reads parameters)."""
     if not _fusable(cr):
         return []
     rule = cr.rule
     steps = rule.steps
     ref = fmt_expr(rule.ref) if rule.ref is not None else ""
     bind: dict[str, object] = {steps[0].var: ("record", cr.collection)}
+    lookups: set = set()  # lets bound to `lookup(…)`
+
+    def looked_up(e):
+        names = []
+        for n in sorted(_free_names(e) - {"as_of"}):
+            if n in lookups:
+                names.append(n)
+            elif n in bind or n not in cr.collections_read:
+                return None
+        return tuple(names)
 
     def key(e):
         deps = []
@@ -1297,7 +1367,7 @@ def _keyed_nodes(cr: CheckedRule) -> list[tuple[int, str, tuple]]:
         # (a duration is read where it is added; a lambda is part of its call)
         k = key(e) if _costly(e) and not isinstance(e, A.Duration) else None
         if k is not None:
-            out.append((id(e), k, around))
+            out.append((id(e), k, around, looked_up(e), _reads_params(e)))
             around = around + (k,)
         for c in _children(e):
             walk(c, around)
@@ -1310,7 +1380,23 @@ def _keyed_nodes(cr: CheckedRule) -> list[tuple[int, str, tuple]]:
         walk(st.value, ())
         k = key(st.value)
         bind[st.name] = None if k is None else ("let", k)
+        if isinstance(st.value, A.Call) and st.value.func == "lookup":
+            lookups.add(st.name)
+        else:
+            lookups.discard(st.name)
     return out
+
+
+def _reads_params(e, bound=frozenset()) -> bool:
+    """Does ``e`` read a parameter (``param.name``)?"""
+    if isinstance(e, A.Field) and isinstance(e.obj, A.Name) and e.obj.name == "param" and \
+            "param" not in bound:
+        return True
+    if isinstance(e, A.Lambda):
+        return _reads_params(e.body, bound | {e.param})
+    if isinstance(e, A.Field):
+        return _reads_params(e.obj, bound)
+    return any(_reads_params(c, bound) for c in _children(e))
 
 
 def shared_node_keys(checked) -> frozenset:
@@ -1389,6 +1475,8 @@ class _Fuse:
         self.slots: dict[str, str] = {}  # shared let key -> slot
         self.indexes: dict[str, str] = {}  # collection -> local holding rt.indexes.get(coll, {})
         self.param_sets: dict[str, str] = {}  # local holding a date -> its parameters in force
+        self.lookup_only: dict[str, tuple] = {}  # see lookup_only_keys
+        self.memos: dict[str, str] = {}  # such a key -> local dict keeping its values
 
     def field(self, name: str) -> str:
         v = self.fields.get(name)
@@ -1442,26 +1530,58 @@ class _Fuse:
             s = self.slots[key] = f"_S{len(self.slots)}"
         touches = _touches(e)
         g.emit(f"if {s} is _U:", d)
+        c = d + 1  # where it is computed
+        memo = self.lookup_only.get(key)
+        if memo is not None:
+            # the same for every record that looks up the same records (on the same date, if
+            # it reads parameters): kept for the evaluation under their identities — the value,
+            # the error and the provisional mark, each replayed as for a slot
+            names, params = memo
+            parts = [f"id({scope[n]})" for n in names] + (["id(_P)"] if params else [])
+            objs = [scope[n] for n in names] + (["_P"] if params else [])
+            m = self.memos.get(key)
+            if m is None:
+                m = self.memos[key] = f"_R{len(self.memos)}"
+            key_code = (parts[0] if len(parts) == 1 else "(" + ", ".join(parts) + ")" if parts
+                        else "0")  # (0: one value for the evaluation)
+            g.emit(f"{s}k = {key_code}", d + 1)
+            g.emit(f"{s}h = {m}.get({s}k)", d + 1)
+            g.emit(f"if {s}h is not None:", d + 1)
+            if touches:
+                g.emit(f"_o, {s}, {s}e, {s}p = {s}h", d + 2)
+                g.emit(f"if {s}p:", d + 2)
+                g.emit("rt.provisional = True", d + 3)
+            else:
+                g.emit(f"_o, {s}, {s}e = {s}h", d + 2)
+            g.emit("else:", d + 1)
+            c = d + 2
         if touches:
-            g.emit(f"{s}b = rt.provisional", d + 1)
-            g.emit("rt.provisional = False", d + 1)
-        g.emit("try:", d + 1)
+            g.emit(f"{s}b = rt.provisional", c)
+            g.emit("rt.provisional = False", c)
+        g.emit("try:", c)
         saved = g.present  # what is checked while computing it holds only there
         g.present = set(saved)
-        code = g.lower(e, scope, d + 2, shared=False)
+        code = g.lower(e, scope, c + 1, shared=False)
         g.present = saved
-        g.emit(f"{s} = {code}", d + 2)
-        g.emit(f"{s}e = None", d + 2)
-        g.emit("except Exception as _e:", d + 1)
-        g.emit(f"{s} = None", d + 2)
-        g.emit(f"{s}e = _e.with_traceback(None)", d + 2)
+        g.emit(f"{s} = {code}", c + 1)
+        g.emit(f"{s}e = None", c + 1)
+        g.emit("except Exception as _e:", c)
+        g.emit(f"{s} = None", c + 1)
+        g.emit(f"{s}e = _e.with_traceback(None)", c + 1)
         if touches:
-            g.emit(f"{s}p = rt.provisional", d + 1)
-            g.emit(f"rt.provisional = {s}b or {s}p", d + 1)
+            g.emit(f"{s}p = rt.provisional", c)
+            g.emit(f"rt.provisional = {s}b or {s}p", c)
+        if memo is not None:
+            # (the objects are kept too, so that their identities are not reused meanwhile)
+            g.emit(f"{m}[{s}k] = (({''.join(o + ', ' for o in objs)}), {s}, {s}e"
+                   f"{', ' + s + 'p' if touches else ''})", c)
+        if touches:
             g.emit(f"elif {s}p:", d)
             g.emit("rt.provisional = True", d + 1)
         g.emit(f"if {s}e is not None:", d)
-        g.emit(f"raise {s}e", d + 1)
+        # (without the traceback of an earlier raise: a value kept for the evaluation may
+        # fail for many records)
+        g.emit(f"raise {s}e.with_traceback(None)" if memo is not None else f"raise {s}e", d + 1)
         if g.never_missing(e, ""):
             g.present.add(s)
         return s
@@ -1490,9 +1610,11 @@ def compile_collection(coll: str, crs: list[CheckedRule],
     not a dict (each rule then reports it as it would on its own)."""
     shared = shared_node_keys(crs)
     fz = _Fuse(coll)
+    fz.lookup_only = lookup_only_keys(crs)
     gens = [_Gen(cr, fz, f"{j}_") for j, cr in enumerate(crs)]
     for g in gens:
-        g.sub = {i: k for i, k in node_keys(g.cr).items() if k in shared}
+        g.sub = {i: k for i, k in node_keys(g.cr).items()
+                 if k in shared or k in fz.lookup_only}
     # Rules that skip a record the same way run together under one test: those whose first
     # step loops over a list field of the record (nothing to do when it is empty or missing),
     # and those that start with the same `when` (computed once; their blocks run only if it
@@ -1540,11 +1662,15 @@ def compile_collection(coll: str, crs: list[CheckedRule],
          "    _as_of = rt.as_of",
          "    _isprov = rt.calendar.is_provisional",
          "    _U = _UNSET"]
+    if any(g.plain_values() for g in gens):
+        L.append("    _J = sink.json_value")
     for coll_, v in fz.indexes.items():
         L.append(f"    {v} = rt.indexes.get({coll_!r}, {{}})")
     for ref, v in fz.param_sets.items():
         if ref == "_as_of":
             L.append(f"    {v} = rt.params_on(_as_of)")
+    for v in fz.memos.values():
+        L.append(f"    {v} = {{}}")
     L += [
          "    for _i, _rec in enumerate(recs):",
          "        if type(_rec) is not dict:",

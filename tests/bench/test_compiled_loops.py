@@ -147,6 +147,35 @@ rule L-10 "the same first `when`" {
   message "{c.completed_on}"
 }
 
+rule L-11 "values of the looked-up item, kept for the evaluation (L-12 computes some too)" {
+  cites HN-ESUP-3
+  for c in cases
+  ref c.received_on
+  let item = lookup(items, c.item_code)
+  require item
+  let names = map(item.materials, m -> m.name)
+  let needed = map(filter(item.materials, m -> m.required), m -> m.name)
+  let due = as_of + count(item.materials, m -> m.required) workdays
+  let kinds = filter(item.steps, s -> s in param.acceptance_opinion_channels or s == "甲")
+  level notice
+  on c.received_on
+  message "{count(names)} {first(needed)} {due} {count(kinds)}"
+}
+
+rule L-12 "the same values of the item, under a condition" {
+  cites HN-ESUP-3
+  for c in cases
+  ref c.received_on
+  let item = lookup(items, c.item_code)
+  require item
+  when count(c.uploads ?? []) > 1 or c.accepted_on is present
+  let names = map(item.materials, m -> m.name)
+  let due = as_of + count(item.materials, m -> m.required) workdays
+  level warning
+  on c.received_on
+  message "{count(names)} {due}"
+}
+
 rule L-5 "loops over an inner for" {
   cites HN-ESUP-3
   for c in cases
@@ -178,6 +207,24 @@ def _upload(rnd: random.Random, valid: bool, start: _dt.date):
     return u
 
 
+def _items(rnd: random.Random, valid: bool) -> list:
+    """Items X, Y, Z (W is looked up but missing); broken ones too if not ``valid``."""
+    out = []
+    for code in ("X", "Y", "Z"):
+        mats = [{"name": rnd.choice(["甲", "乙", "丙"]), "required": rnd.random() < 0.5}
+                for _ in range(rnd.randint(0, 3))]
+        if not valid and rnd.random() < 0.5:
+            rnd.choice([lambda: mats.append(None), lambda: mats.append({"required": True}),
+                        lambda: mats.append({"name": "丁"})])()
+        it = {"item_code": code, "name": code, "steps": [rnd.choice(["甲", "乙", "政务服务网"])
+                                                        for _ in range(rnd.randint(1, 3))],
+              "materials": mats}
+        if not valid and rnd.random() < 0.3:
+            del it["materials"]
+        out.append(it)
+    return out
+
+
 def _cases(seed: int, valid: bool, n: int = 150, start=_dt.date(2025, 1, 1)) -> dict:
     rnd = random.Random(seed)
     out = []
@@ -185,7 +232,7 @@ def _cases(seed: int, valid: bool, n: int = 150, start=_dt.date(2025, 1, 1)) -> 
         received = start + _dt.timedelta(days=rnd.randint(0, 30))
         if rnd.random() < 0.05:  # before the parameters came into force (2019-03-21)
             received = _dt.date(2018, 6, 1) + _dt.timedelta(days=rnd.randint(0, 30))
-        c = {"case_id": f"C{i}", "item_code": "X", "channel": "政务服务网",
+        c = {"case_id": f"C{i}", "item_code": rnd.choice("XYZW"), "channel": "政务服务网",
              "received_on": received, "corrections": [], "special_procedures": [],
              "fees": [{}] * rnd.randint(0, 2)}
         if valid or rnd.random() < 0.85:
@@ -200,7 +247,7 @@ def _cases(seed: int, valid: bool, n: int = 150, start=_dt.date(2025, 1, 1)) -> 
         if rnd.random() < 0.4:
             c["completion_kind"] = rnd.choice(["正常办结", "不予受理"])
         out.append(c)
-    return {"cases": out, "items": [], "evaluations": []}
+    return {"cases": out, "items": _items(rnd, valid), "evaluations": []}
 
 
 def _programs(lower: bool) -> tuple[Program, Program]:
@@ -239,6 +286,7 @@ def test_loops_equal_calls_with_closures(programs, seed):
     # every kind of outcome occurs: findings of each rule, missing values, errors
     for text in ('"rule": "L-1"', '"rule": "L-2"', '"rule": "L-3"', '"rule": "L-4"',
                  '"rule": "L-5"', '"rule": "L-6"', '"rule": "L-7"', '"rule": "L-8"', '"rule": "L-9"', '"rule": "L-10"',
+                 '"rule": "L-11"', '"rule": "L-12"',
                  "is missing", "无法计算", "cannot read"):
         assert text in want, text
 
