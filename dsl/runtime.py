@@ -56,6 +56,13 @@ class Runtime:
     _flow_cache: dict = field(default_factory=dict)
     # date -> InForce; the evaluations of one bundle may share it (its parameters never change)
     in_force: dict = field(default_factory=dict)
+    # the calendar's published years: a date in another is provisional (is_provisional, inline)
+    covered: Any = None
+    _pairs: tuple = (None, None)  # the last pause list given to deadline/countdown, its pairs
+
+    def __post_init__(self):
+        if self.covered is None and self.calendar is not None:
+            self.covered = getattr(self.calendar, "covered_years", None)
 
     def param(self, name: str, on: _dt.date) -> Any:
         k = (name, on)
@@ -127,11 +134,13 @@ def add_dur(rt: Runtime, d: _dt.date, dur: Dur, sign: int = 1) -> _dt.date:
 def add_workdays_op(rt: Runtime, d, n):
     if d is None:
         raise EvalError("missing operand of `+`")
-    cal = rt.calendar  # rt.touch(d), add, rt.touch(result) — without the calls
-    if cal.is_provisional(d):
+    cov = rt.covered  # rt.touch(d), add, rt.touch(result) — without the calls
+    if cov is None:
+        return _add_workdays_touch(rt, d, n * 1)
+    if d.year not in cov:
         rt.provisional = True
-    r = cal.add_workdays(d, n * 1)
-    if cal.is_provisional(r):
+    r = rt.calendar.add_workdays(d, n * 1)
+    if r.year not in cov:
         rt.provisional = True
     return r
 
@@ -139,10 +148,23 @@ def add_workdays_op(rt: Runtime, d, n):
 def sub_workdays_op(rt: Runtime, d, n):
     if d is None:
         raise EvalError("missing operand of `-`")
+    cov = rt.covered
+    if cov is None:
+        return _add_workdays_touch(rt, d, n * -1)
+    if d.year not in cov:
+        rt.provisional = True
+    r = rt.calendar.add_workdays(d, n * -1)
+    if r.year not in cov:
+        rt.provisional = True
+    return r
+
+
+def _add_workdays_touch(rt: Runtime, d, n):
+    """add_workdays with rt.touch before and after (a calendar without ``covered_years``)."""
     cal = rt.calendar
     if cal.is_provisional(d):
         rt.provisional = True
-    r = cal.add_workdays(d, n * -1)
+    r = cal.add_workdays(d, n)
     if cal.is_provisional(r):
         rt.provisional = True
     return r
@@ -339,7 +361,14 @@ def _sort_key(t):
 def sort_keyed(keyed: list) -> list:
     """The elements of ``[(key, index, element), …]`` by key; missing keys last, stably."""
     if len(keyed) > 1:
-        keyed.sort(key=_sort_key)
+        for t in keyed:
+            if t[0] is None:
+                keyed.sort(key=_sort_key)
+                break
+        else:
+            # no key is missing: the tuples themselves compare as their sort keys do (key, then
+            # the distinct index; never the element), in the same comparisons
+            keyed.sort()
     return [x for _, _, x in keyed]
 
 
@@ -531,14 +560,41 @@ def _pairs(pauses):
 _FAR = _dt.date(9999, 12, 31)
 
 
+def _pairs_of(rt, pauses):
+    """``_pairs(pauses)``, remembered for the last list (a rule's deadline and its countdown
+    take the same one; lists are never changed, and the one remembered is held)."""
+    last, pairs = rt._pairs
+    if last is pauses and type(pauses) is list:
+        return pairs
+    pairs = _pairs(pauses)
+    rt._pairs = (pauses, pairs)
+    return pairs
+
+
 def b_deadline(rt, start, n, pauses):
-    rt.touch(start)
-    return rt.touch(rt.calendar.deadline(start, n, _pairs(pauses)))
+    cov = rt.covered  # rt.touch(start), …, rt.touch(result) — without the calls
+    if cov is None:
+        rt.touch(start)
+        return rt.touch(rt.calendar.deadline(start, n, _pairs(pauses)))
+    if start is not None and start.year not in cov:
+        rt.provisional = True
+    r = rt.calendar.deadline(start, n, _pairs_of(rt, pauses))
+    if r is not None and r.year not in cov:
+        rt.provisional = True
+    return r
 
 
 def b_countdown(rt, start, n, k, pauses):
-    rt.touch(start)
-    return rt.touch(rt.calendar.countdown_on(start, n, k, _pairs(pauses)))
+    cov = rt.covered
+    if cov is None:
+        rt.touch(start)
+        return rt.touch(rt.calendar.countdown_on(start, n, k, _pairs(pauses)))
+    if start is not None and start.year not in cov:
+        rt.provisional = True
+    r = rt.calendar.countdown_on(start, n, k, _pairs_of(rt, pauses))
+    if r is not None and r.year not in cov:
+        rt.provisional = True
+    return r
 
 
 def b_is_paused(rt, pauses, d):

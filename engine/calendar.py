@@ -362,7 +362,8 @@ class Calendar:
 
     __slots__ = ("_specs", "_years", "_first", "_last", "_holes", "_fallback", "_origin",
                  "_lo", "_n", "_work", "_cum", "_cum_last", "_F_lo1", "_F_hi",
-                 "_cov_lo", "_cov_hi", "_holiday_names", "_makeup_for", "_frozen")
+                 "_cov_lo", "_cov_hi", "_holiday_names", "_makeup_for", "_frozen",
+                 "_covered")
 
     def __init__(self, years: Iterable[YearSpec], *, fallback_weekdays: bool = False,
                  origin: str = "<calendar>", _checked: bool = False) -> None:
@@ -376,6 +377,7 @@ class Calendar:
         s = object.__setattr__
         s(self, "_specs", {sp.year: sp for sp in specs})
         s(self, "_years", tuple(sp.year for sp in specs))
+        s(self, "_covered", frozenset(self._years))
         s(self, "_first", specs[0].year)
         s(self, "_last", specs[-1].year)
         s(self, "_holes", tuple(y for y in range(specs[0].year, specs[-1].year + 1)
@@ -476,6 +478,11 @@ class Calendar:
 
     def covers(self, year: int) -> bool:
         return year in self._specs
+
+    @property
+    def covered_years(self) -> frozenset:
+        """The years the files cover: ``is_provisional(d)`` is ``d.year not in covered_years``."""
+        return self._covered
 
     def is_provisional(self, d: _dt.date) -> bool:
         """True when ``d`` lies in a year no file covers (counted as Monday–Friday under the

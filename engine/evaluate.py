@@ -265,12 +265,7 @@ class Program:
         idx = {}
         for coll, ent in self.bundle.entities.items():
             if ent.key:
-                d = {}
-                for r in colls.get(coll, ()):
-                    k = r.get(ent.key)
-                    if k is not None and k not in d:
-                        d[k] = r
-                idx[coll] = d
+                idx[coll] = _index(colls.get(coll, ()), ent.key)
         return idx
 
     # ------------------------------------------------------------------ evaluation
@@ -319,7 +314,7 @@ class Program:
              explain: bool, interpret: bool) -> Evaluation:
         sink = _Collect(self, as_of, explain)
         rt = Runtime(as_of=as_of, calendar=cal, params=self.bundle.params,
-                     indexes=self.indexes(colls), flows=dict(self.flows),
+                     indexes=_Indexes(self, colls), flows=dict(self.flows),
                      in_force=self.in_force)
         if explain or interpret:
             for cr in self.rules:
@@ -340,6 +335,38 @@ class Program:
                           as_of=as_of, findings=findings, rejected=rejected, summary=summary,
                           warnings=warnings, trace=trace,
                           flows=flow_states(self, rt, colls, warnings) if self.flows else None)
+
+
+def _index(records, key: str) -> dict:
+    """key -> the first record with that key (records without one left out)."""
+    d = {}
+    for r in records:
+        k = r.get(key)
+        if k is not None and k not in d:
+            d[k] = r
+    return d
+
+
+class _Indexes(dict):
+    """``Program.indexes(colls)``, each collection's index built when a rule first asks for it
+    (``get``, as ``lookup`` and the generated code do): the collections nothing looks up — the
+    cases themselves — are not indexed."""
+
+    def __init__(self, program: Program, colls: Mapping[str, list]):
+        super().__init__()
+        self._program = program
+        self._colls = colls
+
+    def get(self, coll, default=None):
+        try:
+            return self[coll]
+        except KeyError:
+            pass
+        ent = self._program.bundle.entities.get(coll)
+        if ent is None or not ent.key:
+            return default
+        d = self[coll] = _index(self._colls.get(coll, ()), ent.key)
+        return d
 
 
 def prepare(bundle: Bundle) -> Program:
