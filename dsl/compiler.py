@@ -290,6 +290,10 @@ class _Gen:
         self.subst: dict[int, str] = {}  # id(node) -> the variable already holding its value
         self.first_when: str | None = None  # see build_block
         self.CR = f"CR{tag}" if fuse is not None else "CR"
+        # the locals holding the rule's reference date and the parameters in force on it (in a
+        # fused function, those computed once per record for all rules with the same `ref`)
+        self.REF = "_ref"
+        self.PV = "_P"
         self.VALS = f"_vals{tag}" if fuse is not None else "_vals"
 
     def const(self, v) -> str:
@@ -329,7 +333,7 @@ class _Gen:
             return f"colls.get({e.name!r}, ())"
         if isinstance(e, A.Field):
             if isinstance(e.obj, A.Name) and e.obj.name == "param" and "param" not in scope:
-                return f"_P[{e.name!r}]"  # parameters in force on _ref (NotInForce if not)
+                return f"{self.PV}[{e.name!r}]"  # in force on the ref (NotInForce if not)
             return self.field(e, scope)
         if isinstance(e, A.Index):
             return f"_index({self.expr(e.obj, scope)}, {self.expr(e.index, scope)})"
@@ -400,13 +404,14 @@ class _Gen:
         raise TypeError(e)
 
     def text_of(self, code: str) -> str:
-        """``R.b_text(rt, code)`` (missing is ""), without the call for text and dates."""
+        """``R.b_text(rt, code)`` (missing is ""), without the call for text, dates and
+        integers (``str``; a boolean is not an ``int`` here)."""
         ty, t = self.fresh("ty"), self.fresh()
         return (f"({t} if ({ty} := type({t} := {code})) is str else {t}.isoformat() "
-                f"if {ty} is _date else _B_text(rt, {t}))")
+                f"if {ty} is _date else str({t}) if {ty} is int else _B_text(rt, {t}))")
 
     def text(self, code: str) -> str:
-        """``_txt(code)``, without the call for text and dates."""
+        """``_txt(code)``, without the call for text, dates and integers (``str``)."""
         ty = self.fresh("ty")
         if not code.isidentifier():
             t = self.fresh()
@@ -414,7 +419,7 @@ class _Gen:
         else:
             first = code
         return (f"({code} if ({ty} := type({first})) is str else {code}.isoformat() "
-                f"if {ty} is _date else _txt({code}))")
+                f"if {ty} is _date else str({code}) if {ty} is int else _txt({code}))")
 
     def need(self, e, code: str) -> str:
         """``code`` (the value of ``e``), raising the data gap "`e` is missing" if it is."""
@@ -430,7 +435,7 @@ class _Gen:
         """Is the value of ``e`` (generated as ``code``) never missing?"""
         if code in self.present or _never_missing(e):
             return True
-        if code.startswith("_P[") and _PARAM_READ.fullmatch(code):
+        if code.startswith("_P") and _PARAM_READ.fullmatch(code):
             return True  # a parameter in force has a value (NotInForce otherwise)
         if isinstance(e, A.Call):
             return e.func in _PRESENT_CALLS
@@ -686,10 +691,11 @@ class _Gen:
 
     def _in_force(self, depth: int) -> None:
         """Skip the record when the rule's primary clause is not yet in force on ``_ref``
-        (checked where ``_ref`` is final, inside the loop the skip continues)."""
+        (checked where ``_ref`` is final, inside the loop the skip continues; in a fused
+        function, the local holding the ref shared by the rules, ``self.REF``)."""
         start = self.cr.in_force_from
         if start is not None:
-            self.emit(f"if _ref < {self.const(start)}:", depth)
+            self.emit(f"if {self.REF} < {self.const(start)}:", depth)
             self.emit("continue", depth + 1)
 
     def _handlers(self, depth: int, keyparts: list) -> None:
@@ -697,7 +703,7 @@ class _Gen:
         self.emit("except NotInForce:", depth)
         self.emit("continue", depth + 1)
         self.emit("except Exception as _exc:", depth)
-        self.emit(f"sink.gap({self.CR}, {kexpr}, _ref, '', '无法计算：' + _reason(_exc), {{}})", depth + 1)
+        self.emit(f"sink.gap({self.CR}, {kexpr}, {self.REF}, '', '无法计算：' + _reason(_exc), {{}})", depth + 1)
         self.emit("continue", depth + 1)
 
     def _record_header(self, st: A.For, v: str, idx: str, kp: str, scope: dict, d: int) -> None:
@@ -762,10 +768,10 @@ class _Gen:
         self.emit(f"# {rule.id}", d)
         self.emit("rt.provisional = False", d)
         ref = fz.ref(self, scope)
-        if ref is not None:
-            self.emit(f"_ref = {ref}", d)
+        if ref is not None:  # read where they are kept, for every rule with this `ref`
+            self.REF = ref
             if cr.params:
-                self.emit(f"_P = {fz.params(ref)}", d)
+                self.PV = fz.params(ref)
         else:
             r = self.fresh("r")
             self.emit("_ref = _as_of", d)
@@ -820,6 +826,10 @@ class _Gen:
             self.emit(f"rt.provisional = {pv}", d)
             if first:
                 self._record_header(st, v, idx, kp, scope, d)
+            elif self.fuse is not None:
+                # the key part written where a finding or a gap needs it, not for every element
+                kp = (f"({st.var!r} + '[' + str({idx}) + ']' if isinstance({v}, (dict, list)) "
+                      f"else _txt({v}))")
             else:
                 self.emit(f"{kp} = {st.var!r} + '[' + str({idx}) + ']' if isinstance({v}, (dict, list)) else _txt({v})", d)
             keyparts = keyparts + [kp]
@@ -849,7 +859,7 @@ class _Gen:
                     text = fmt_expr(fact)
                     code = self.expr(fact, scope)
                     self.emit(f"if {code} is None:", depth)
-                    self.emit(f"sink.gap({self.CR}, {key_expr}, _ref, {self.const(text)}, "
+                    self.emit(f"sink.gap({self.CR}, {key_expr}, {self.REF}, {self.const(text)}, "
                               f"{self.const('缺少数据：' + text)}, "
                               f"{self.values(scope)})", depth + 1)
                     self.emit("continue", depth + 1)
@@ -992,7 +1002,7 @@ def _has_lambda(e) -> bool:
     return any(_has_lambda(c) for c in _children(e))
 
 
-_PARAM_READ = re.compile(r"_P\['\w+'\]")
+_PARAM_READ = re.compile(r"_P\d*\['\w+'\]")
 
 # builtins whose result is never missing
 _PRESENT_CALLS = {"count", "any", "all", "filter", "map", "sort", "distinct", "len", "is_blank",
@@ -1156,7 +1166,7 @@ def _namespace() -> dict:
     return {
         "__builtins__": {"enumerate": enumerate, "isinstance": isinstance, "dict": dict,
                          "list": list, "str": str, "bool": bool, "type": type,
-                         "reversed": reversed, "len": len, "Exception": Exception, "id": id},
+                         "reversed": reversed, "len": len, "Exception": Exception, "id": id, "int": int},
         "B": R.BUILTINS, "Dur": R.Dur, "NotInForce": R.NotInForce,
         "_get": R.get, "_index": R.index, "_lookup": R.b_lookup, "_cmp": R.compare,
         "_member": R.member, "_arith": R.arith, "_txt": _txt, "_nn": _nn, "_miss": _miss,
@@ -1537,8 +1547,8 @@ class _Fuse:
             # it reads parameters): kept for the evaluation under their identities — the value,
             # the error and the provisional mark, each replayed as for a slot
             names, params = memo
-            parts = [f"id({scope[n]})" for n in names] + (["id(_P)"] if params else [])
-            objs = [scope[n] for n in names] + (["_P"] if params else [])
+            parts = [f"id({scope[n]})" for n in names] + ([f"id({g.PV})"] if params else [])
+            objs = [scope[n] for n in names] + ([g.PV] if params else [])
             m = self.memos.get(key)
             if m is None:
                 m = self.memos[key] = f"_R{len(self.memos)}"
@@ -1639,9 +1649,9 @@ def compile_collection(coll: str, crs: list[CheckedRule],
             w, we = fz.when_slot()
             g0.emit(f"# first `when` of {', '.join(g.cr.rule.id for g in members)}", 2)
             ref = fz.ref(g0, scope)
-            g0.emit(f"_ref = {ref}", 2)
+            g0.REF = ref
             if any(g.cr.params for g in members):
-                g0.emit(f"_P = {fz.params(ref)}", 2)
+                g0.PV = fz.params(ref)
             g0.emit("try:", 2)
             g0.present = set()
             g0.emit(f"{w} = {g0.lower(rule.steps[1].cond, scope, 3)}", 3)
@@ -1666,6 +1676,8 @@ def compile_collection(coll: str, crs: list[CheckedRule],
         L.append("    _J = sink.json_value")
     for coll_, v in fz.indexes.items():
         L.append(f"    {v} = rt.indexes.get({coll_!r}, {{}})")
+    if any(ref != "_as_of" for ref in fz.param_sets):
+        L.append("    _inf = rt.in_force")
     for ref, v in fz.param_sets.items():
         if ref == "_as_of":
             L.append(f"    {v} = rt.params_on(_as_of)")
@@ -1689,8 +1701,10 @@ def compile_collection(coll: str, crs: list[CheckedRule],
         L.append(f"        if {v} is None:")
         L.append(f"            {v} = _as_of")
     for ref, v in fz.param_sets.items():
-        if ref != "_as_of":
-            L.append(f"        {v} = rt.params_on({ref})")
+        if ref != "_as_of":  # rt.params_on(ref), without the call when the date was met before
+            L.append(f"        {v} = _inf.get({ref})")
+            L.append(f"        if {v} is None:")
+            L.append(f"            {v} = rt.params_on({ref})")
     if fz.slots:
         L.append("        " + " = ".join(fz.slots.values()) + " = _U")
     src = "\n".join(L + blocks) + "\n"
