@@ -410,14 +410,18 @@ class _Gen:
         return (f"({t} if ({ty} := type({t} := {code})) is str else {t}.isoformat() "
                 f"if {ty} is _date else str({t}) if {ty} is int else _B_text(rt, {t}))")
 
+    def _named(self, code: str) -> tuple[str, str]:
+        """(a name for ``code``'s value, the code that binds it on first use): ``code`` itself
+        when it already is a name, else a fresh local assigned by ``:=``."""
+        if code.isidentifier():
+            return code, code
+        t = self.fresh()
+        return t, f"({t} := {code})"
+
     def text(self, code: str) -> str:
         """``_txt(code)``, without the call for text, dates and integers (``str``)."""
         ty = self.fresh("ty")
-        if not code.isidentifier():
-            t = self.fresh()
-            code, first = t, f"({t} := {code})"
-        else:
-            first = code
+        code, first = self._named(code)
         return (f"({code} if ({ty} := type({first})) is str else {code}.isoformat() "
                 f"if {ty} is _date else str({code}) if {ty} is int else _txt({code}))")
 
@@ -946,11 +950,7 @@ class _Gen:
         if code == "None":
             return code
         ty = self.fresh("ty")
-        if not code.isidentifier():
-            t = self.fresh()
-            code, first = t, f"({t} := {code})"
-        else:
-            first = code
+        code, first = self._named(code)
         return (f"({code} if ({ty} := type({first})) in _SCALARS else {code}.isoformat() "
                 f"if {ty} is _date else _J({code}))")
 
