@@ -1037,26 +1037,22 @@ def _present_if_false(e) -> list:
     return []
 
 
-def _min2(a, b):
-    """``R.b_min(rt, a, b)``."""
-    if a is None:
-        return b if not isinstance(b, (list, tuple)) else R.b_min(None, a, b)
-    if b is None:
-        return a if not isinstance(a, (list, tuple)) else R.b_min(None, a, b)
-    if isinstance(a, (list, tuple)):
-        return R.b_min(None, a, b)
-    return min(a, b)
+def _of_two(pick, full):
+    """``full(rt, a, b)`` (``R.b_min``/``R.b_max``) for two values, without its general
+    machinery when neither is a list: a missing one yields the other, else ``pick(a, b)``."""
+    def of_two(a, b):
+        if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+            return full(None, a, b)
+        if a is None:
+            return b
+        if b is None:
+            return a
+        return pick(a, b)
+    return of_two
 
 
-def _max2(a, b):
-    """``R.b_max(rt, a, b)``."""
-    if a is None:
-        return b if not isinstance(b, (list, tuple)) else R.b_max(None, a, b)
-    if b is None:
-        return a if not isinstance(a, (list, tuple)) else R.b_max(None, a, b)
-    if isinstance(a, (list, tuple)):
-        return R.b_max(None, a, b)
-    return max(a, b)
+_min2 = _of_two(min, R.b_min)
+_max2 = _of_two(max, R.b_max)
 
 
 def _miss(text):
